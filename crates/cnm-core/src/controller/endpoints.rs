@@ -1,0 +1,247 @@
+//! Endpoints: IPAM address → driver join (interface created inside the sandbox) → addresses and routes →
+//! gateway selection. Leave reverses it. Each helper undoes its own work when a later step fails.
+
+use std::net::IpAddr;
+use std::path::Path;
+
+use ipnet::IpNet;
+
+use super::{Controller, State};
+use crate::driver::{Gateways, IfaceConfig};
+use crate::error::{CoreError, Result};
+use crate::ids::{new_id, random_mac, veth_name};
+use crate::model::{ContainerRecord, EndpointRecord, EndpointRequest, NetworkRecord, SandboxRecord};
+use crate::options::BridgeOptions;
+
+fn prefix_net(ip: IpAddr, subnet: &IpNet) -> IpNet {
+    IpNet::new(ip, subnet.prefix_len()).unwrap_or(*subnet)
+}
+
+impl State {
+    /// Take the endpoint's addresses from IPAM (static ones if asked for).
+    pub(crate) fn allocate_addresses(
+        &mut self,
+        net_id: &str,
+        req: &EndpointRequest,
+    ) -> Result<(Option<IpNet>, Option<IpNet>)> {
+        let net = self.networks.get_mut(net_id).ok_or_else(|| CoreError::network_not_found(net_id))?;
+        if (req.ipv4.is_some() || req.ipv6.is_some()) && !net.rec.has_user_subnet() {
+            return Err(CoreError::BadRequest(
+                "user specified IP address is supported only when connecting to networks with user configured subnets"
+                    .into(),
+            ));
+        }
+        let mut taken: Vec<(usize, IpAddr)> = Vec::new();
+        let mut out = (None, None);
+        let res = (|| -> Result<()> {
+            for (want, v6) in [(req.ipv4, false), (req.ipv6, true)] {
+                let idxs: Vec<usize> = net
+                    .rec
+                    .subnets
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, s)| s.subnet.addr().is_ipv6() == v6)
+                    .map(|(i, _)| i)
+                    .collect();
+                if idxs.is_empty() {
+                    if let Some(ip) = want {
+                        return Err(CoreError::Internal(format!(
+                            "Invalid address {ip}: It does not belong to any of this network's subnets"
+                        )));
+                    }
+                    continue;
+                }
+                let got = match want {
+                    Some(ip) => {
+                        let Some(&i) = idxs.iter().find(|&&i| net.rec.subnets[i].subnet.contains(&ip)) else {
+                            return Err(CoreError::Internal(format!(
+                                "Invalid address {ip}: It does not belong to any of this network's subnets"
+                            )));
+                        };
+                        net.pools[i].reserve(ip)?;
+                        (i, ip)
+                    }
+                    None => {
+                        let mut last = None;
+                        let mut found = None;
+                        for &i in &idxs {
+                            match net.pools[i].allocate() {
+                                Ok(ip) => {
+                                    found = Some((i, ip));
+                                    break;
+                                }
+                                Err(e) => last = Some(e),
+                            }
+                        }
+                        match (found, last) {
+                            (Some(f), _) => f,
+                            (None, Some(e)) => {
+                                return Err(CoreError::Internal(format!(
+                                    "{e}: {} ({})",
+                                    net.rec.name, net.rec.id
+                                )))
+                            }
+                            (None, None) => continue,
+                        }
+                    }
+                };
+                taken.push(got);
+                let n = prefix_net(got.1, &net.rec.subnets[got.0].subnet);
+                if v6 {
+                    out.1 = Some(n);
+                } else {
+                    out.0 = Some(n);
+                }
+            }
+            Ok(())
+        })();
+        if let Err(e) = res {
+            for (i, ip) in taken {
+                net.pools[i].release(ip);
+            }
+            return Err(e);
+        }
+        Ok(out)
+    }
+
+    pub(crate) fn release_addresses(&mut self, ep: &EndpointRecord) {
+        let Some(net) = self.networks.get_mut(&ep.network_id) else { return };
+        for addr in [ep.ipv4, ep.ipv6].into_iter().flatten() {
+            for (i, s) in net.rec.subnets.iter().enumerate() {
+                if s.subnet.contains(&addr.addr()) {
+                    net.pools[i].release(addr.addr());
+                }
+            }
+        }
+    }
+
+    /// Docker's rule for the default route: highest gw-priority, then network name, among endpoints of
+    /// non-internal networks that have a gateway of that family.
+    pub(crate) fn select_gateways(&self, sandbox: &SandboxRecord) -> (Gateways, Option<String>, Option<String>) {
+        let mut cands: Vec<(&EndpointRecord, &NetworkRecord)> = sandbox
+            .endpoints
+            .iter()
+            .filter_map(|id| self.endpoints.get(id))
+            .filter_map(|ep| self.networks.get(&ep.network_id).map(|n| (ep, &n.rec)))
+            .filter(|(ep, n)| !n.internal && !ep.ifname.is_empty())
+            .collect();
+        cands.sort_by(|a, b| b.0.gw_priority.cmp(&a.0.gw_priority).then_with(|| a.1.name.cmp(&b.1.name)));
+        let mut gws = Gateways::default();
+        let (mut e4, mut e6) = (None, None);
+        for (ep, n) in &cands {
+            if gws.v4.is_none() && ep.ipv4.is_some() {
+                if let Some(gw) = n.gateway4() {
+                    gws.v4 = Some((gw, ep.ifname.clone()));
+                    e4 = Some(ep.id.clone());
+                }
+            }
+            if gws.v6.is_none() && ep.ipv6.is_some() {
+                if let Some(gw) = n.gateway6() {
+                    gws.v6 = Some((gw, ep.ifname.clone()));
+                    e6 = Some(ep.id.clone());
+                }
+            }
+        }
+        (gws, e4, e6)
+    }
+}
+
+impl Controller {
+    /// Attach a started container's sandbox to one network. On error nothing of the attach remains.
+    pub(crate) async fn attach(
+        &self,
+        st: &mut State,
+        ctr: &ContainerRecord,
+        sandbox: &mut SandboxRecord,
+        net_id: &str,
+        req: &EndpointRequest,
+    ) -> Result<EndpointRecord> {
+        let net = st.networks.get(net_id).ok_or_else(|| CoreError::network_not_found(net_id))?.rec.clone();
+        if sandbox.endpoints.iter().filter_map(|e| st.endpoints.get(e)).any(|e| e.network_id == net.id) {
+            return Err(CoreError::Forbidden(format!(
+                "endpoint with name {} already exists in network {}",
+                ctr.name, net.name
+            )));
+        }
+        let driver = self.driver(&net.driver)?;
+        let (ipv4, ipv6) = st.allocate_addresses(&net.id, req)?;
+        let id = new_id();
+        let with_iface = driver.needs_sandbox_iface();
+        let prefix = if net.driver == "bridge" {
+            BridgeOptions::parse(&net.options, self.cfg.mtu).map(|o| o.iface_prefix).unwrap_or_else(|_| "eth".into())
+        } else {
+            "eth".into()
+        };
+        let mut ep = EndpointRecord {
+            id: id.clone(),
+            network_id: net.id.clone(),
+            container_id: ctr.id.clone(),
+            name: ctr.name.clone(),
+            ifname: if with_iface { format!("{prefix}{}", sandbox.next_iface) } else { String::new() },
+            host_ifname: if with_iface { Some(veth_name(&id)) } else { None },
+            mac: if with_iface { Some(req.mac.unwrap_or_else(random_mac)) } else { None },
+            ipv4,
+            ipv6,
+            static_ipv4: req.ipv4,
+            static_ipv6: req.ipv6,
+            requested_mac: req.mac,
+            aliases: req.aliases.clone(),
+            links: req.links.clone(),
+            gw_priority: req.gw_priority,
+            ipam_config: req.ipam_config.clone(),
+            driver_opts: req.driver_opts.clone(),
+            via_connect: req.via_connect,
+        };
+        if with_iface {
+            if let Err(e) = self.plumb(&net, &mut ep, Path::new(&sandbox.key)).await {
+                st.release_addresses(&ep);
+                return Err(e);
+            }
+            sandbox.next_iface += 1;
+        }
+        sandbox.endpoints.push(ep.id.clone());
+        st.endpoints.insert(ep.id.clone(), ep.clone());
+        Ok(ep)
+    }
+
+    /// Driver join plus addresses; used by attach and by restore (both steps are idempotent).
+    pub(crate) async fn plumb(&self, net: &NetworkRecord, ep: &mut EndpointRecord, key: &Path) -> Result<()> {
+        let driver = self.driver(&net.driver)?;
+        driver.join(net, ep, key).await.map_err(|e| CoreError::Driver(e.0))?;
+        let iface = IfaceConfig {
+            ifname: ep.ifname.clone(),
+            addresses: [ep.ipv4, ep.ipv6].into_iter().flatten().collect(),
+            no_ipv6: ep.ipv6.is_none(),
+        };
+        if let Err(e) = self.os.configure(key, Some(&iface), &Gateways::default()).await {
+            let _ = driver.leave(net, ep, key, false).await;
+            return Err(CoreError::Driver(e.0));
+        }
+        Ok(())
+    }
+
+    /// Detach an endpoint: remove its interface unless the whole sandbox goes, free its addresses.
+    pub(crate) async fn detach(&self, st: &mut State, ep: &EndpointRecord, key: &Path, sandbox_going: bool) {
+        if let Some(net) = st.networks.get(&ep.network_id).map(|n| n.rec.clone()) {
+            if let Ok(driver) = self.driver(&net.driver) {
+                if let Err(e) = driver.leave(&net, ep, key, sandbox_going).await {
+                    tracing::warn!(endpoint = %ep.id, error = %e, "leave failed");
+                }
+            }
+        }
+        st.release_addresses(ep);
+        st.endpoints.remove(&ep.id);
+    }
+
+    /// Point the sandbox's default routes at the selected gateway endpoints.
+    pub(crate) async fn apply_gateways(&self, st: &State, sandbox: &mut SandboxRecord) -> Result<()> {
+        let (gws, e4, e6) = st.select_gateways(sandbox);
+        if sandbox.key.ends_with("/default") {
+            return Ok(());
+        }
+        self.os.configure(Path::new(&sandbox.key), None, &gws).await.map_err(|e| CoreError::Driver(e.0))?;
+        sandbox.gw4_endpoint = e4;
+        sandbox.gw6_endpoint = e6;
+        Ok(())
+    }
+}

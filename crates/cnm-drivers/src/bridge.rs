@@ -1,0 +1,218 @@
+//! The bridge driver: one Linux bridge per network (`br-<id12>`, `docker0` for the default network,
+//! or the `com.docker.network.bridge.name` option), one veth per endpoint whose container end is created
+//! straight inside the sandbox namespace. Firewall hooks arrive with the firewall work; this driver only
+//! plumbs links and addresses.
+
+use std::path::Path;
+
+use async_trait::async_trait;
+use cnm_core::driver::{DriverError, DriverResult, JoinInfo, NetworkDriver};
+use cnm_core::ids::{bridge_mac, short};
+use cnm_core::model::{EndpointRecord, NetworkRecord};
+use cnm_core::options::BridgeOptions;
+use cnm_linux::{sysctl, Netlink, VethSpec};
+use ipnet::IpNet;
+
+pub struct BridgeDriver {
+    host: Netlink,
+    daemon_mtu: Option<u32>,
+}
+
+fn err<E: std::fmt::Display>(e: E) -> DriverError {
+    DriverError(e.to_string())
+}
+
+impl BridgeDriver {
+    /// `host` must be a netlink handle of the daemon's (host) namespace.
+    pub fn new(host: Netlink, daemon_mtu: Option<u32>) -> Self {
+        BridgeDriver { host, daemon_mtu }
+    }
+
+    fn options(&self, net: &NetworkRecord) -> DriverResult<BridgeOptions> {
+        BridgeOptions::parse(&net.options, self.daemon_mtu).map_err(err)
+    }
+
+    fn bridge_name(&self, net: &NetworkRecord) -> DriverResult<String> {
+        if let Some(n) = &net.bridge_name {
+            return Ok(n.clone());
+        }
+        Ok(self.options(net)?.bridge_name.unwrap_or_else(|| format!("br-{}", short(&net.id))))
+    }
+
+    fn gateway_addresses(net: &NetworkRecord) -> Vec<IpNet> {
+        net.subnets
+            .iter()
+            .filter_map(|s| s.gateway.and_then(|g| IpNet::new(g, s.subnet.prefix_len()).ok()))
+            .collect()
+    }
+
+    /// Create (or adopt) the bridge and give it the gateway addresses. Returns (index, created).
+    async fn ensure_bridge(&self, net: &NetworkRecord, name: &str) -> DriverResult<(u32, bool)> {
+        let opts = self.options(net)?;
+        let (index, created) = match self.host.link_by_name(name).await.map_err(err)? {
+            Some(l) if l.kind.as_deref() == Some("bridge") => (l.index, false),
+            Some(_) => return Err(DriverError(format!("device {name} exists and is not a bridge"))),
+            None => {
+                let idx = self.host.create_bridge(name, bridge_mac(), opts.mtu).await.map_err(err)?;
+                (idx, true)
+            }
+        };
+        let res = async {
+            // A bridge without IPv6 subnets gets no IPv6 at all (Docker's user bridges show no inet6).
+            let v6 = if net.enable_ipv6 { "0" } else { "1" };
+            if let Err(e) = sysctl::write_iface("ipv6", name, "disable_ipv6", v6) {
+                tracing::debug!(bridge = name, error = %e, "could not set disable_ipv6");
+            }
+            let have = self.host.addresses(index).await.map_err(err)?;
+            for a in Self::gateway_addresses(net) {
+                if !have.contains(&a) {
+                    self.host.add_address(index, a).await.map_err(err)?;
+                }
+            }
+            self.host.set_up(index).await.map_err(err)
+        }
+        .await;
+        if let Err(e) = res {
+            if created {
+                let _ = self.host.delete_link(index).await;
+            }
+            return Err(e);
+        }
+        Ok((index, created))
+    }
+}
+
+fn is_cnm_bridge_name(name: &str) -> bool {
+    name.len() == 15 && name.starts_with("br-") && name[3..].chars().all(|c| c.is_ascii_hexdigit())
+}
+
+fn is_cnm_veth_name(name: &str) -> bool {
+    name.len() == 11 && name.starts_with("veth") && name[4..].chars().all(|c| c.is_ascii_hexdigit())
+}
+
+#[async_trait]
+impl NetworkDriver for BridgeDriver {
+    fn name(&self) -> &'static str {
+        "bridge"
+    }
+
+    fn validate(&self, net: &NetworkRecord, others: &[&NetworkRecord]) -> DriverResult<()> {
+        let name = self.bridge_name(net)?;
+        for o in others.iter().filter(|o| o.driver == "bridge") {
+            let theirs = self.bridge_name(o)?;
+            if theirs == name {
+                return Err(DriverError(format!(
+                    "cannot create network {} ({name}): conflicts with network {} ({theirs}): networks have same bridge name",
+                    net.id, o.id
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    async fn create_network(&self, net: &mut NetworkRecord) -> DriverResult<()> {
+        let name = self.bridge_name(net)?;
+        let (_, created) = self.ensure_bridge(net, &name).await?;
+        net.bridge_name = Some(name.clone());
+        // A device that existed before is the user's (or docker0 of a previous life): never delete it.
+        net.bridge_adopted = !created && !is_cnm_bridge_name(&name) && name != "docker0";
+        tracing::debug!(bridge = %name, created, "bridge ready");
+        Ok(())
+    }
+
+    async fn delete_network(&self, net: &NetworkRecord) -> DriverResult<()> {
+        if net.bridge_adopted {
+            return Ok(());
+        }
+        let name = self.bridge_name(net)?;
+        if let Some(l) = self.host.link_by_name(&name).await.map_err(err)? {
+            self.host.delete_link(l.index).await.map_err(err)?;
+        }
+        Ok(())
+    }
+
+    async fn join(&self, net: &NetworkRecord, ep: &mut EndpointRecord, netns: &Path) -> DriverResult<JoinInfo> {
+        let opts = self.options(net)?;
+        let bridge = self.bridge_name(net)?;
+        let host_name = ep.host_ifname.clone().ok_or_else(|| DriverError("endpoint has no host interface name".into()))?;
+        if self.host.link_by_name(&host_name).await.map_err(err)?.is_none() {
+            let master = self
+                .host
+                .link_by_name(&bridge)
+                .await
+                .map_err(err)?
+                .ok_or_else(|| DriverError(format!("bridge {bridge} of network {} is missing", net.name)))?;
+            self.host
+                .create_veth(&VethSpec {
+                    host_name: &host_name,
+                    peer_name: &ep.ifname,
+                    peer_netns: netns,
+                    peer_mac: ep.mac,
+                    mtu: opts.mtu,
+                    master: Some(master.index),
+                })
+                .await
+                .map_err(err)?;
+        }
+        Ok(JoinInfo {
+            gateway4: if net.internal { None } else { net.gateway4() },
+            gateway6: if net.internal { None } else { net.gateway6() },
+        })
+    }
+
+    async fn leave(&self, _net: &NetworkRecord, ep: &EndpointRecord, netns: &Path, sandbox_going: bool) -> DriverResult<()> {
+        if sandbox_going {
+            // Deleting the namespace takes the veth with it, asynchronously and batched by the kernel.
+            return Ok(());
+        }
+        let nl = Netlink::in_netns(netns, || Ok(())).await.map_err(err)?;
+        if let Some(l) = nl.link_by_name(&ep.ifname).await.map_err(err)? {
+            nl.delete_link(l.index).await.map_err(err)?;
+        }
+        Ok(())
+    }
+
+    async fn restore_network(&self, net: &NetworkRecord) -> DriverResult<()> {
+        let name = self.bridge_name(net)?;
+        let (_, created) = self.ensure_bridge(net, &name).await?;
+        if created {
+            tracing::info!(bridge = %name, network = %net.name, "recreated missing bridge");
+        }
+        Ok(())
+    }
+
+    async fn remove_strays(&self, nets: &[&NetworkRecord], eps: &[&EndpointRecord]) -> DriverResult<Vec<String>> {
+        let links = self.host.list_links().await.map_err(err)?;
+        let bridges: Vec<String> =
+            nets.iter().filter(|n| n.driver == "bridge").filter_map(|n| self.bridge_name(n).ok()).collect();
+        let bridge_idx: Vec<u32> = links.iter().filter(|l| bridges.contains(&l.name)).map(|l| l.index).collect();
+        let mut removed = Vec::new();
+        for l in &links {
+            let stray_bridge = is_cnm_bridge_name(&l.name) && l.kind.as_deref() == Some("bridge") && !bridges.contains(&l.name);
+            let stray_veth = is_cnm_veth_name(&l.name)
+                && l.master.map(|m| bridge_idx.contains(&m)).unwrap_or(false)
+                && !eps.iter().any(|e| e.host_ifname.as_deref() == Some(l.name.as_str()));
+            if stray_bridge || stray_veth {
+                match self.host.delete_link(l.index).await {
+                    Ok(()) => removed.push(format!("link {}", l.name)),
+                    Err(e) => tracing::warn!(link = %l.name, error = %e, "could not remove stray link"),
+                }
+            }
+        }
+        Ok(removed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn owned_names() {
+        assert!(is_cnm_bridge_name("br-0123456789ab"));
+        assert!(!is_cnm_bridge_name("br-lan"));
+        assert!(!is_cnm_bridge_name("docker0"));
+        assert!(is_cnm_veth_name("veth0a1b2c3"));
+        assert!(!is_cnm_veth_name("vethfoo"));
+    }
+}

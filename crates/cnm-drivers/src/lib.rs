@@ -1,0 +1,10 @@
+//! cnm's built-in network drivers (`bridge`, `host`, `null`) and the Linux implementation of the sandbox
+//! layer (namespaces, addresses, routes inside them).
+
+pub mod bridge;
+pub mod simple;
+pub mod sandbox;
+
+pub use bridge::BridgeDriver;
+pub use sandbox::LinuxSandboxOs;
+pub use simple::{HostDriver, NullDriver};

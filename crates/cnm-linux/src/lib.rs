@@ -1,0 +1,12 @@
+//! Kernel access for cnm: network namespaces on dedicated threads, rtnetlink links, addresses and routes,
+//! and per-namespace sysctls. Nothing here knows about networks or containers; the drivers compose these
+//! primitives. No process is spawned on any path in this crate.
+
+pub mod error;
+pub mod netlink;
+pub mod netns;
+pub mod sysctl;
+
+pub use error::LinuxError;
+pub use netlink::{LinkInfo, Netlink, VethSpec};
+pub use netns::{NetnsPath, NsThread};

@@ -1,0 +1,372 @@
+//! rtnetlink operations on one network namespace. A `Netlink` owns a socket opened inside the namespace
+//! it talks to; sockets stay bound to their namespace, so a handle for a container namespace is made on
+//! a thread that entered it and then used from async code anywhere.
+
+use std::net::IpAddr;
+use std::os::fd::AsRawFd;
+use std::path::Path;
+
+use futures::TryStreamExt;
+use ipnet::IpNet;
+use netlink_packet_route::address::AddressAttribute;
+use netlink_packet_route::link::{InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo as NlLinkInfo, LinkMessage};
+use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteMessage};
+use netlink_packet_route::AddressFamily;
+use rtnetlink::{LinkBridge, LinkMessageBuilder, LinkUnspec, RouteMessageBuilder};
+
+use crate::error::{LinuxError, Result};
+use crate::netns::NsThread;
+
+/// A link as seen by `list_links`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkInfo {
+    pub index: u32,
+    pub name: String,
+    pub kind: Option<String>,
+    pub master: Option<u32>,
+    pub mac: Option<[u8; 6]>,
+    pub mtu: Option<u32>,
+    pub up: bool,
+}
+
+/// A veth pair whose container end is created straight inside another namespace (no move).
+pub struct VethSpec<'a> {
+    pub host_name: &'a str,
+    pub peer_name: &'a str,
+    pub peer_netns: &'a Path,
+    pub peer_mac: Option<[u8; 6]>,
+    pub mtu: Option<u32>,
+    pub master: Option<u32>,
+}
+
+#[derive(Clone)]
+pub struct Netlink {
+    handle: rtnetlink::Handle,
+}
+
+impl Netlink {
+    /// A socket in the calling thread's namespace (the daemon's host namespace).
+    pub fn current() -> Result<Self> {
+        let (conn, handle, _) = rtnetlink::new_connection().map_err(|e| LinuxError::io("open netlink socket", e))?;
+        tokio::spawn(conn);
+        Ok(Netlink { handle })
+    }
+
+    /// A socket inside the namespace bound at `path`. Blocking setup that must run inside the namespace
+    /// (sysctls) can be passed as `prepare`; it runs on the same thread before the socket is opened.
+    pub async fn in_netns<F>(path: &Path, prepare: F) -> Result<Self>
+    where
+        F: FnOnce() -> Result<()> + Send + 'static,
+    {
+        let rt = tokio::runtime::Handle::current();
+        let (conn, handle) = NsThread::run(Some(path), move || {
+            prepare()?;
+            let _guard = rt.enter();
+            let (conn, handle, _) = rtnetlink::new_connection().map_err(|e| LinuxError::io("open netlink socket", e))?;
+            Ok((conn, handle))
+        })
+        .await?;
+        tokio::spawn(conn);
+        Ok(Netlink { handle })
+    }
+
+    pub async fn link_by_name(&self, name: &str) -> Result<Option<LinkInfo>> {
+        let mut stream = self.handle.link().get().match_name(name.to_string()).execute();
+        match stream.try_next().await {
+            Ok(Some(msg)) => Ok(Some(link_info(&msg))),
+            Ok(None) => Ok(None),
+            Err(e) => {
+                let err = LinuxError::netlink(format!("get link {name}"), e);
+                if err.is_not_found() {
+                    Ok(None)
+                } else {
+                    Err(err)
+                }
+            }
+        }
+    }
+
+    pub async fn list_links(&self) -> Result<Vec<LinkInfo>> {
+        let msgs: Vec<LinkMessage> = self
+            .handle
+            .link()
+            .get()
+            .execute()
+            .try_collect()
+            .await
+            .map_err(|e| LinuxError::netlink("list links", e))?;
+        Ok(msgs.iter().map(link_info).collect())
+    }
+
+    /// Create a bridge (down); returns its index. EEXIST is reported as an error with that errno.
+    pub async fn create_bridge(&self, name: &str, mac: [u8; 6], mtu: Option<u32>) -> Result<u32> {
+        let mut b = LinkBridge::new(name).address(mac.to_vec());
+        if let Some(m) = mtu {
+            b = b.mtu(m);
+        }
+        self.handle
+            .link()
+            .add(b.build())
+            .execute()
+            .await
+            .map_err(|e| LinuxError::netlink(format!("create bridge {name}"), e))?;
+        self.link_by_name(name).await?.map(|l| l.index).ok_or_else(|| LinuxError::NotFound(name.to_string()))
+    }
+
+    /// Create a veth pair with the peer placed directly in another namespace, the host end optionally
+    /// enslaved to a bridge, both ends up. Returns the host end's index.
+    pub async fn create_veth(&self, spec: &VethSpec<'_>) -> Result<u32> {
+        let ns = std::fs::File::open(spec.peer_netns)
+            .map_err(|e| LinuxError::io(format!("open {}", spec.peer_netns.display()), e))?;
+        let mut peer = LinkMessageBuilder::<LinkUnspec>::new()
+            .name(spec.peer_name.to_string())
+            .setns_by_fd(ns.as_raw_fd());
+        if let Some(mac) = spec.peer_mac {
+            peer = peer.address(mac.to_vec());
+        }
+        if let Some(mtu) = spec.mtu {
+            peer = peer.mtu(mtu);
+        }
+        let mut host = LinkMessageBuilder::<LinkUnspec>::new_with_info_kind(InfoKind::Veth)
+            .name(spec.host_name.to_string())
+            .set_info_data(netlink_packet_route::link::InfoData::Veth(InfoVeth::Peer(peer.build())))
+            .up();
+        if let Some(mtu) = spec.mtu {
+            host = host.mtu(mtu);
+        }
+        if let Some(master) = spec.master {
+            host = host.controller(master);
+        }
+        let res = self.handle.link().add(host.build()).execute().await;
+        drop(ns);
+        res.map_err(|e| LinuxError::netlink(format!("create veth {}", spec.host_name), e))?;
+        self.link_by_name(spec.host_name)
+            .await?
+            .map(|l| l.index)
+            .ok_or_else(|| LinuxError::NotFound(spec.host_name.to_string()))
+    }
+
+    pub async fn set_up(&self, index: u32) -> Result<()> {
+        self.handle
+            .link()
+            .set(LinkUnspec::new_with_index(index).up().build())
+            .execute()
+            .await
+            .map_err(|e| LinuxError::netlink(format!("set link {index} up"), e))
+    }
+
+    pub async fn set_mtu(&self, index: u32, mtu: u32) -> Result<()> {
+        self.handle
+            .link()
+            .set(LinkUnspec::new_with_index(index).mtu(mtu).build())
+            .execute()
+            .await
+            .map_err(|e| LinuxError::netlink(format!("set link {index} mtu"), e))
+    }
+
+    pub async fn delete_link(&self, index: u32) -> Result<()> {
+        self.handle
+            .link()
+            .del(index)
+            .execute()
+            .await
+            .map_err(|e| LinuxError::netlink(format!("delete link {index}"), e))
+    }
+
+    /// Add an address; an address that is already there is not an error.
+    pub async fn add_address(&self, index: u32, addr: IpNet) -> Result<()> {
+        let res = self.handle.address().add(index, addr.addr(), addr.prefix_len()).execute().await;
+        match res {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                let err = LinuxError::netlink(format!("add address {addr}"), e);
+                if err.is_exists() {
+                    Ok(())
+                } else {
+                    Err(err)
+                }
+            }
+        }
+    }
+
+    pub async fn addresses(&self, index: u32) -> Result<Vec<IpNet>> {
+        let msgs: Vec<_> = self
+            .handle
+            .address()
+            .get()
+            .set_link_index_filter(index)
+            .execute()
+            .try_collect()
+            .await
+            .map_err(|e| LinuxError::netlink("list addresses", e))?;
+        let mut out = Vec::new();
+        for m in msgs {
+            if m.header.index != index {
+                continue;
+            }
+            let addr = m.attributes.iter().find_map(|a| match a {
+                AddressAttribute::Local(ip) => Some(*ip),
+                _ => None,
+            });
+            let addr = addr.or_else(|| {
+                m.attributes.iter().find_map(|a| match a {
+                    AddressAttribute::Address(ip) => Some(*ip),
+                    _ => None,
+                })
+            });
+            if let Some(ip) = addr {
+                if let Ok(net) = IpNet::new(ip, m.header.prefix_len) {
+                    out.push(net);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    pub async fn delete_address(&self, index: u32, addr: IpNet) -> Result<()> {
+        let msgs: Vec<_> = self
+            .handle
+            .address()
+            .get()
+            .set_link_index_filter(index)
+            .set_address_filter(addr.addr())
+            .execute()
+            .try_collect()
+            .await
+            .map_err(|e| LinuxError::netlink("list addresses", e))?;
+        for m in msgs {
+            if m.header.index == index && m.header.prefix_len == addr.prefix_len() {
+                self.handle
+                    .address()
+                    .del(m)
+                    .execute()
+                    .await
+                    .map_err(|e| LinuxError::netlink(format!("delete address {addr}"), e))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Add (or replace) the default route of one family through `gateway` on interface `oif`.
+    pub async fn replace_default_route(&self, gateway: IpAddr, oif: u32) -> Result<()> {
+        let msg = default_route(gateway, Some(oif));
+        self.handle
+            .route()
+            .add(msg)
+            .replace()
+            .execute()
+            .await
+            .map_err(|e| LinuxError::netlink(format!("default route via {gateway}"), e))
+    }
+
+    /// Remove the default route of `gateway`'s family; absent is fine.
+    pub async fn delete_default_route(&self, v6: bool) -> Result<()> {
+        let msg = if v6 {
+            RouteMessageBuilder::<std::net::Ipv6Addr>::new().build()
+        } else {
+            RouteMessageBuilder::<std::net::Ipv4Addr>::new().build()
+        };
+        match self.handle.route().del(msg).execute().await {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                let err = LinuxError::netlink("delete default route", e);
+                if matches!(err.errno(), Some(nix::errno::Errno::ESRCH) | Some(nix::errno::Errno::ENOENT)) {
+                    Ok(())
+                } else {
+                    Err(err)
+                }
+            }
+        }
+    }
+
+    /// The default routes of the namespace: (family is v6, gateway, oif).
+    pub async fn default_routes(&self) -> Result<Vec<(Option<IpAddr>, Option<u32>)>> {
+        let mut out = Vec::new();
+        for v6 in [false, true] {
+            let req = if v6 {
+                RouteMessageBuilder::<std::net::Ipv6Addr>::new().build()
+            } else {
+                RouteMessageBuilder::<std::net::Ipv4Addr>::new().build()
+            };
+            let msgs: Vec<RouteMessage> = self
+                .handle
+                .route()
+                .get(req)
+                .execute()
+                .try_collect()
+                .await
+                .map_err(|e| LinuxError::netlink("list routes", e))?;
+            for m in msgs {
+                if m.header.destination_prefix_length != 0 || m.header.table != 254 {
+                    continue;
+                }
+                let gw = m.attributes.iter().find_map(|a| match a {
+                    RouteAttribute::Gateway(RouteAddress::Inet(a)) => Some(IpAddr::V4(*a)),
+                    RouteAttribute::Gateway(RouteAddress::Inet6(a)) => Some(IpAddr::V6(*a)),
+                    _ => None,
+                });
+                let oif = m.attributes.iter().find_map(|a| match a {
+                    RouteAttribute::Oif(i) => Some(*i),
+                    _ => None,
+                });
+                out.push((gw, oif));
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn default_route(gateway: IpAddr, oif: Option<u32>) -> RouteMessage {
+    match gateway {
+        IpAddr::V4(gw) => {
+            let mut b = RouteMessageBuilder::<std::net::Ipv4Addr>::new().gateway(gw);
+            if let Some(i) = oif {
+                b = b.output_interface(i);
+            }
+            b.build()
+        }
+        IpAddr::V6(gw) => {
+            let mut b = RouteMessageBuilder::<std::net::Ipv6Addr>::new();
+            if let Some(i) = oif {
+                b = b.output_interface(i);
+            }
+            let mut m = b.build();
+            m.attributes.push(RouteAttribute::Gateway(RouteAddress::Inet6(gw)));
+            m.header.address_family = AddressFamily::Inet6;
+            m
+        }
+    }
+}
+
+fn link_info(msg: &LinkMessage) -> LinkInfo {
+    let mut info = LinkInfo {
+        index: msg.header.index,
+        name: String::new(),
+        kind: None,
+        master: None,
+        mac: None,
+        mtu: None,
+        up: msg.header.flags.contains(LinkFlags::Up),
+    };
+    for attr in &msg.attributes {
+        match attr {
+            LinkAttribute::IfName(n) => info.name = n.clone(),
+            LinkAttribute::Controller(m) => info.master = Some(*m),
+            LinkAttribute::Mtu(m) => info.mtu = Some(*m),
+            LinkAttribute::Address(a) if a.len() == 6 => {
+                let mut mac = [0u8; 6];
+                mac.copy_from_slice(a);
+                info.mac = Some(mac);
+            }
+            LinkAttribute::LinkInfo(infos) => {
+                for i in infos {
+                    if let NlLinkInfo::Kind(k) = i {
+                        info.kind = Some(k.to_string());
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    info
+}

@@ -1,0 +1,121 @@
+//! Network namespaces bound to files under the exec-root.
+//!
+//! A namespace is created by a dedicated OS thread that unshares its network namespace and bind-mounts
+//! `/proc/thread-self/ns/net` onto the target file; the thread then exits, so no tokio worker ever changes
+//! namespace. Work inside a namespace likewise runs on a short-lived thread that `setns`es first.
+
+use std::fs::File;
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use nix::sched::{setns, unshare, CloneFlags};
+
+use crate::error::{LinuxError, Result};
+
+/// Path of a namespace file (`<exec-root>/netns/<id12>`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetnsPath(pub PathBuf);
+
+impl NetnsPath {
+    pub fn as_path(&self) -> &Path {
+        &self.0
+    }
+}
+
+/// Runs a blocking closure on a fresh OS thread, optionally inside a namespace, and awaits its result.
+pub struct NsThread;
+
+impl NsThread {
+    /// Run `f` on a new thread that entered the network namespace at `path` (or stays in the caller's
+    /// namespace when `path` is None). The thread ends with `f`, so the namespace switch cannot leak.
+    pub async fn run<T, F>(path: Option<&Path>, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> Result<T> + Send + 'static,
+    {
+        let path = path.map(Path::to_path_buf);
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        std::thread::Builder::new()
+            .name("cnm-netns".into())
+            .stack_size(256 * 1024)
+            .spawn(move || {
+                let res = (|| {
+                    if let Some(p) = &path {
+                        enter(p)?;
+                    }
+                    f()
+                })();
+                let _ = tx.send(res);
+            })
+            .map_err(|e| LinuxError::io("spawn namespace thread", e))?;
+        rx.await.map_err(|_| LinuxError::Thread("namespace thread panicked".into()))?
+    }
+}
+
+/// Move the calling thread into the network namespace bound at `path`.
+/// Only call this on a thread that will end afterwards (see `NsThread`).
+pub fn enter(path: &Path) -> Result<()> {
+    let f = File::open(path).map_err(|e| LinuxError::io(format!("open {}", path.display()), e))?;
+    setns(f.as_fd(), CloneFlags::CLONE_NEWNET).map_err(|errno| LinuxError::Errno {
+        op: format!("setns {}", path.display()),
+        errno,
+    })
+}
+
+/// Create a new network namespace and bind it at `path` (the parent directory must exist).
+pub async fn create(path: &Path) -> Result<()> {
+    let target = path.to_path_buf();
+    NsThread::run(None, move || {
+        File::create(&target).map_err(|e| LinuxError::io(format!("create {}", target.display()), e))?;
+        let res = (|| {
+            unshare(CloneFlags::CLONE_NEWNET).map_err(|errno| LinuxError::Errno { op: "unshare(CLONE_NEWNET)".into(), errno })?;
+            mount(
+                Some("/proc/thread-self/ns/net"),
+                &target,
+                None::<&str>,
+                MsFlags::MS_BIND,
+                None::<&str>,
+            )
+            .map_err(|errno| LinuxError::Errno { op: format!("bind-mount netns on {}", target.display()), errno })
+        })();
+        if res.is_err() {
+            let _ = std::fs::remove_file(&target);
+        }
+        res
+    })
+    .await
+}
+
+/// Unbind and remove a namespace file. The kernel frees the namespace (and the interfaces in it)
+/// asynchronously once nothing else holds it. Missing files are not an error.
+pub fn remove(path: &Path) -> Result<()> {
+    match umount2(path, MntFlags::MNT_DETACH) {
+        Ok(()) | Err(nix::errno::Errno::EINVAL) | Err(nix::errno::Errno::ENOENT) => {}
+        Err(errno) => return Err(LinuxError::Errno { op: format!("umount {}", path.display()), errno }),
+    }
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(LinuxError::io(format!("remove {}", path.display()), e)),
+    }
+}
+
+/// Whether `path` is a mounted namespace file (nsfs), not just a leftover empty file.
+pub fn is_bound(path: &Path) -> bool {
+    const NSFS_MAGIC: i64 = 0x6e73_6673;
+    match nix::sys::statfs::statfs(path) {
+        Ok(st) => st.filesystem_type().0 as i64 == NSFS_MAGIC,
+        Err(_) => false,
+    }
+}
+
+/// Names of the files in a namespace directory.
+pub fn list(dir: &Path) -> Vec<String> {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    rd.filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect()
+}

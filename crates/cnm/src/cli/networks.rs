@@ -1,0 +1,342 @@
+//! `cnm network …`.
+
+use std::collections::BTreeMap;
+
+use clap::Subcommand;
+use serde_json::{json, Value};
+
+use super::client::{enc, Client};
+use super::format::{pretty, table, template};
+
+#[derive(Debug, Subcommand)]
+pub enum NetworkCmd {
+    /// Create a network.
+    Create {
+        #[arg(short = 'd', long = "driver", default_value = "bridge")]
+        driver: String,
+        #[arg(long)]
+        subnet: Vec<String>,
+        #[arg(long)]
+        gateway: Vec<String>,
+        #[arg(long = "ip-range")]
+        ip_range: Vec<String>,
+        #[arg(long = "aux-address")]
+        aux_address: Vec<String>,
+        #[arg(long)]
+        ipv6: bool,
+        #[arg(long)]
+        internal: bool,
+        #[arg(long)]
+        attachable: bool,
+        #[arg(short = 'o', long = "opt")]
+        opt: Vec<String>,
+        #[arg(long)]
+        label: Vec<String>,
+        #[arg(long = "ipam-driver", default_value = "default")]
+        ipam_driver: String,
+        #[arg(long = "ipam-opt")]
+        ipam_opt: Vec<String>,
+        name: String,
+    },
+    /// List networks.
+    Ls {
+        #[arg(short = 'q', long)]
+        quiet: bool,
+        #[arg(long = "no-trunc")]
+        no_trunc: bool,
+        #[arg(short = 'f', long = "filter")]
+        filter: Vec<String>,
+        #[arg(long)]
+        format: Option<String>,
+    },
+    /// Show networks in detail.
+    Inspect {
+        #[arg(short = 'f', long = "format")]
+        format: Option<String>,
+        #[arg(required = true)]
+        networks: Vec<String>,
+    },
+    /// Remove networks.
+    #[command(alias = "remove")]
+    Rm {
+        #[arg(required = true)]
+        networks: Vec<String>,
+    },
+    /// Connect a container to a network.
+    Connect {
+        #[arg(long)]
+        ip: Option<String>,
+        #[arg(long)]
+        ip6: Option<String>,
+        #[arg(long)]
+        alias: Vec<String>,
+        #[arg(long = "driver-opt")]
+        driver_opt: Vec<String>,
+        #[arg(long = "gw-priority", default_value_t = 0)]
+        gw_priority: i64,
+        network: String,
+        container: String,
+    },
+    /// Disconnect a container from a network.
+    Disconnect {
+        #[arg(short = 'f', long)]
+        force: bool,
+        network: String,
+        container: String,
+    },
+    /// Remove all unused networks.
+    Prune {
+        #[arg(short = 'f', long)]
+        force: bool,
+        #[arg(long)]
+        filter: Vec<String>,
+    },
+}
+
+fn kv(list: &[String]) -> Result<BTreeMap<String, String>, String> {
+    list.iter()
+        .map(|s| match s.split_once('=') {
+            Some((k, v)) => Ok((k.to_string(), v.to_string())),
+            None => Err(format!("invalid key=value: {s}")),
+        })
+        .collect()
+}
+
+fn labels(list: &[String]) -> BTreeMap<String, String> {
+    list.iter()
+        .map(|s| match s.split_once('=') {
+            Some((k, v)) => (k.to_string(), v.to_string()),
+            None => (s.clone(), String::new()),
+        })
+        .collect()
+}
+
+fn filters_query(list: &[String]) -> Result<String, String> {
+    if list.is_empty() {
+        return Ok(String::new());
+    }
+    let mut m: BTreeMap<String, BTreeMap<String, bool>> = BTreeMap::new();
+    for f in list {
+        let (k, v) = f.split_once('=').ok_or_else(|| format!("bad format of filter (expected name=value): {f}"))?;
+        m.entry(k.to_string()).or_default().insert(v.to_string(), true);
+    }
+    Ok(format!("?filters={}", enc(&serde_json::to_string(&m).unwrap_or_default())))
+}
+
+fn fail(e: impl std::fmt::Display) -> i32 {
+    eprintln!("{e}");
+    1
+}
+
+pub fn run(c: &Client, cmd: NetworkCmd) -> i32 {
+    match cmd {
+        NetworkCmd::Create { driver, subnet, gateway, ip_range, aux_address, ipv6, internal, attachable, opt, label, ipam_driver, ipam_opt, name } => {
+            let opts = match kv(&opt) {
+                Ok(o) => o,
+                Err(e) => return fail(e),
+            };
+            let ipam_opts = match kv(&ipam_opt) {
+                Ok(o) => o,
+                Err(e) => return fail(e),
+            };
+            let aux = match kv(&aux_address) {
+                Ok(o) => o,
+                Err(e) => return fail(e),
+            };
+            // As the docker CLI: gateways, ranges and aux addresses go with the subnet that contains them.
+            let mut config = Vec::new();
+            for s in &subnet {
+                let net: Option<ipnet::IpNet> = s.parse().ok();
+                let inside = |a: &str| -> bool {
+                    let ip: Option<std::net::IpAddr> = a.split('/').next().and_then(|x| x.parse().ok());
+                    match (net, ip) {
+                        (Some(n), Some(ip)) => n.contains(&ip),
+                        _ => subnet.len() == 1,
+                    }
+                };
+                let mut e = serde_json::Map::new();
+                e.insert("Subnet".into(), json!(s));
+                if let Some(r) = ip_range.iter().find(|r| inside(r)) {
+                    e.insert("IPRange".into(), json!(r));
+                }
+                if let Some(g) = gateway.iter().find(|g| inside(g)) {
+                    e.insert("Gateway".into(), json!(g));
+                }
+                let a: BTreeMap<&String, &String> = aux.iter().filter(|(_, v)| inside(v)).collect();
+                if !a.is_empty() {
+                    e.insert("AuxiliaryAddresses".into(), json!(a));
+                }
+                config.push(Value::Object(e));
+            }
+            for g in &gateway {
+                if subnet.is_empty() || !config.iter().any(|e| e.get("Gateway") == Some(&json!(g))) {
+                    return fail(format!("no matching subnet for gateway {g}"));
+                }
+            }
+            for r in &ip_range {
+                if subnet.is_empty() || !config.iter().any(|e| e.get("IPRange") == Some(&json!(r))) {
+                    return fail(format!("no matching subnet for range {r}"));
+                }
+            }
+            let mut body = serde_json::Map::new();
+            body.insert("Name".into(), json!(name));
+            body.insert("Driver".into(), json!(driver));
+            if ipv6 {
+                body.insert("EnableIPv6".into(), json!(true));
+            }
+            body.insert("IPAM".into(), json!({"Driver": ipam_driver, "Options": ipam_opts, "Config": config}));
+            body.insert("Internal".into(), json!(internal));
+            body.insert("Attachable".into(), json!(attachable));
+            body.insert("Options".into(), json!(opts));
+            body.insert("Labels".into(), json!(labels(&label)));
+            body.insert("CheckDuplicate".into(), json!(true));
+            match c.post("/networks/create", Some(Value::Object(body).to_string().as_bytes())) {
+                Ok(b) => {
+                    let v: Value = serde_json::from_slice(&b).unwrap_or(Value::Null);
+                    if let Some(w) = v.get("Warning").and_then(Value::as_str).filter(|w| !w.is_empty()) {
+                        eprintln!("WARNING: {w}");
+                    }
+                    println!("{}", v.get("Id").and_then(Value::as_str).unwrap_or_default());
+                    0
+                }
+                Err(e) => fail(e),
+            }
+        }
+        NetworkCmd::Ls { quiet, no_trunc, filter, format } => {
+            let q = match filters_query(&filter) {
+                Ok(q) => q,
+                Err(e) => return fail(e),
+            };
+            let body = match c.get(&format!("/networks{q}")) {
+                Ok(b) => b,
+                Err(e) => return fail(e),
+            };
+            let mut nets: Vec<Value> = serde_json::from_slice(&body).unwrap_or_default();
+            nets.sort_by(|a, b| natural_cmp(a["Name"].as_str().unwrap_or(""), b["Name"].as_str().unwrap_or("")));
+            let id = |n: &Value| {
+                let id = n["Id"].as_str().unwrap_or("").to_string();
+                if no_trunc { id } else { id.chars().take(12).collect() }
+            };
+            if quiet {
+                for n in &nets {
+                    println!("{}", id(n));
+                }
+                return 0;
+            }
+            if let Some(f) = format.as_deref() {
+                for n in &nets {
+                    let row = if f == "json" {
+                        json!({"CreatedAt": n["Created"], "Driver": n["Driver"], "ID": id(n), "IPv6": n["EnableIPv6"].to_string(),
+                               "Internal": n["Internal"].to_string(), "Labels": "", "Name": n["Name"], "Scope": n["Scope"]})
+                        .to_string()
+                    } else {
+                        match template(f, n) {
+                            Ok(s) => s,
+                            Err(e) => return fail(e),
+                        }
+                    };
+                    println!("{row}");
+                }
+                return 0;
+            }
+            let rows: Vec<Vec<String>> = nets
+                .iter()
+                .map(|n| vec![id(n), n["Name"].as_str().unwrap_or("").into(), n["Driver"].as_str().unwrap_or("").into(), n["Scope"].as_str().unwrap_or("").into()])
+                .collect();
+            print!("{}", table(&["NETWORK ID", "NAME", "DRIVER", "SCOPE"], &rows));
+            0
+        }
+        NetworkCmd::Inspect { format, networks } => {
+            let mut out = Vec::new();
+            let mut code = 0;
+            for n in &networks {
+                match c.get(&format!("/networks/{}", enc(n))) {
+                    Ok(b) => out.push(serde_json::from_slice::<Value>(&b).unwrap_or(Value::Null)),
+                    Err(e) => {
+                        eprintln!("{e}");
+                        code = 1;
+                    }
+                }
+            }
+            match format {
+                Some(f) => {
+                    for v in &out {
+                        match template(&f, v) {
+                            Ok(s) => println!("{s}"),
+                            Err(e) => return fail(e),
+                        }
+                    }
+                }
+                None => println!("{}", pretty(&Value::Array(out))),
+            }
+            code
+        }
+        NetworkCmd::Rm { networks } => {
+            let mut code = 0;
+            for n in &networks {
+                match c.delete(&format!("/networks/{}", enc(n))) {
+                    Ok(_) => println!("{n}"),
+                    Err(e) => {
+                        eprintln!("{e}");
+                        code = 1;
+                    }
+                }
+            }
+            code
+        }
+        NetworkCmd::Connect { ip, ip6, alias, driver_opt, gw_priority, network, container } => {
+            let dopts = match kv(&driver_opt) {
+                Ok(o) => o,
+                Err(e) => return fail(e),
+            };
+            let mut ipam = serde_json::Map::new();
+            if let Some(i) = ip {
+                ipam.insert("IPv4Address".into(), json!(i));
+            }
+            if let Some(i) = ip6 {
+                ipam.insert("IPv6Address".into(), json!(i));
+            }
+            let body = json!({"Container": container, "EndpointConfig": {"IPAMConfig": ipam, "Links": null, "Aliases": alias,
+                "MacAddress": "", "DriverOpts": dopts, "GwPriority": gw_priority}});
+            match c.post(&format!("/networks/{}/connect", enc(&network)), Some(body.to_string().as_bytes())) {
+                Ok(_) => 0,
+                Err(e) => fail(e),
+            }
+        }
+        NetworkCmd::Disconnect { force, network, container } => {
+            let body = json!({"Container": container, "Force": force});
+            match c.post(&format!("/networks/{}/disconnect", enc(&network)), Some(body.to_string().as_bytes())) {
+                Ok(_) => 0,
+                Err(e) => fail(e),
+            }
+        }
+        NetworkCmd::Prune { force: _, filter } => {
+            let q = match filters_query(&filter) {
+                Ok(q) => q,
+                Err(e) => return fail(e),
+            };
+            match c.post(&format!("/networks/prune{q}"), None) {
+                Ok(b) => {
+                    let v: Value = serde_json::from_slice(&b).unwrap_or(Value::Null);
+                    if let Some(list) = v["NetworksDeleted"].as_array().filter(|l| !l.is_empty()) {
+                        println!("Deleted Networks:");
+                        for n in list {
+                            println!("{}", n.as_str().unwrap_or(""));
+                        }
+                        println!();
+                    }
+                    0
+                }
+                Err(e) => fail(e),
+            }
+        }
+    }
+}
+
+/// Docker's natural order for names: runs of digits compare as numbers... Docker actually sorts with
+/// digits before other characters; comparing bytewise after mapping digits low gives that order.
+pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    let key = |s: &str| -> Vec<u16> { s.chars().map(|c| if c.is_ascii_digit() { c as u16 - 48 } else { c as u16 + 16 }).collect() };
+    key(a).cmp(&key(b))
+}
+

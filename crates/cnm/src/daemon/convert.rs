@@ -1,0 +1,364 @@
+//! Records → Engine API wire types, and wire requests → the controller's typed requests (options are
+//! parsed here, once).
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use cnm_api::{ApiError, ApiVersion};
+use cnm_core::controller::{ContainerCreate, NetworkCreate};
+use cnm_core::ids::{format_mac, parse_mac, short};
+use cnm_core::model::{ContainerRecord, EndpointRecord, EndpointRequest, IpamConfigEcho, NetworkRecord, RunState};
+use cnm_core::CoreError;
+use cnm_ipam::IpamConfigInput;
+
+pub fn api_error(e: CoreError) -> ApiError {
+    ApiError::new(e.status(), e.to_string())
+}
+
+pub fn time_of(ns: u128) -> SystemTime {
+    UNIX_EPOCH + Duration::from_nanos(ns.min(u64::MAX as u128) as u64)
+}
+
+pub fn go_time(ns: u128) -> String {
+    if ns == 0 {
+        return cnm_api::ZERO_TIME.to_string();
+    }
+    cnm_api::format_go_time(time_of(ns))
+}
+
+pub fn network(rec: &NetworkRecord, eps: &[EndpointRecord], v: ApiVersion) -> cnm_api::Network {
+    let config = rec
+        .subnets
+        .iter()
+        .map(|s| cnm_api::IpamConfig {
+            subnet: s.subnet.to_string(),
+            ip_range: s.ip_range.map(|r| r.to_string()).unwrap_or_default(),
+            gateway: if s.show_gateway { s.gateway.map(|g| g.to_string()).unwrap_or_default() } else { String::new() },
+            auxiliary_addresses: s.aux_addresses.iter().map(|(k, v)| (k.clone(), v.to_string())).collect(),
+        })
+        .collect();
+    let containers = eps
+        .iter()
+        .map(|e| {
+            (
+                e.container_id.clone(),
+                cnm_api::NetworkContainer {
+                    name: e.name.clone(),
+                    endpoint_id: e.id.clone(),
+                    mac_address: e.mac.map(|m| format_mac(&m)).unwrap_or_default(),
+                    ipv4_address: e.ipv4.map(|a| a.to_string()).unwrap_or_default(),
+                    ipv6_address: e.ipv6.map(|a| a.to_string()).unwrap_or_default(),
+                },
+            )
+        })
+        .collect();
+    cnm_api::Network {
+        name: rec.name.clone(),
+        id: rec.id.clone(),
+        created: go_time(rec.created_ns),
+        scope: rec.scope.clone(),
+        driver: rec.driver.clone(),
+        enable_ipv4: Some(rec.enable_ipv4),
+        enable_ipv6: rec.enable_ipv6,
+        ipam: cnm_api::Ipam { driver: rec.ipam_driver.clone(), options: rec.ipam_options.clone(), config },
+        internal: rec.internal,
+        attachable: rec.attachable,
+        ingress: rec.ingress,
+        config_from: cnm_api::ConfigReference { network: rec.config_from.clone() },
+        config_only: rec.config_only,
+        containers,
+        options: rec.options.clone(),
+        labels: rec.labels.clone(),
+    }
+    .for_api(v)
+}
+
+pub fn network_create(req: cnm_api::NetworkCreateRequest) -> NetworkCreate {
+    let (ipam_driver, ipam_options, ipam_config) = match req.ipam {
+        Some(i) => (
+            i.driver,
+            i.options,
+            i.config
+                .into_iter()
+                .map(|c| IpamConfigInput {
+                    subnet: Some(c.subnet).filter(|s| !s.is_empty()),
+                    ip_range: Some(c.ip_range).filter(|s| !s.is_empty()),
+                    gateway: Some(c.gateway).filter(|s| !s.is_empty()),
+                    aux_addresses: c.auxiliary_addresses,
+                })
+                .collect(),
+        ),
+        None => (String::new(), None, Vec::new()),
+    };
+    NetworkCreate {
+        name: req.name,
+        driver: req.driver,
+        enable_ipv4: req.enable_ipv4,
+        enable_ipv6: req.enable_ipv6,
+        ipam_driver,
+        ipam_options,
+        ipam_config,
+        internal: req.internal,
+        attachable: req.attachable,
+        ingress: req.ingress,
+        config_only: req.config_only,
+        config_from: req.config_from.map(|c| c.network).unwrap_or_default(),
+        options: req.options,
+        labels: req.labels,
+        check_duplicate: req.check_duplicate.unwrap_or(false),
+    }
+}
+
+fn parse_ip(s: &str) -> Result<Option<IpAddr>, ApiError> {
+    if s.is_empty() {
+        return Ok(None);
+    }
+    s.parse().map(Some).map_err(|_| ApiError::bad_request(format!("invalid IP address: {s}")))
+}
+
+pub fn endpoint_request(es: Option<cnm_api::EndpointSettings>, via_connect: bool) -> Result<EndpointRequest, ApiError> {
+    let Some(es) = es else {
+        return Ok(EndpointRequest { via_connect, ..Default::default() });
+    };
+    let (ipv4, ipv6) = match &es.ipam_config {
+        Some(c) => (parse_ip(&c.ipv4_address)?, parse_ip(&c.ipv6_address)?),
+        None => (None, None),
+    };
+    let mac = if es.mac_address.is_empty() {
+        None
+    } else {
+        Some(parse_mac(&es.mac_address).ok_or_else(|| {
+            ApiError::bad_request(format!("invalid MAC address: {}", es.mac_address))
+        })?)
+    };
+    Ok(EndpointRequest {
+        ipv4,
+        ipv6,
+        mac,
+        aliases: es.aliases.unwrap_or_default(),
+        links: es.links.unwrap_or_default(),
+        gw_priority: es.gw_priority,
+        ipam_config: es.ipam_config.map(|c| IpamConfigEcho {
+            ipv4: Some(c.ipv4_address).filter(|s| !s.is_empty()),
+            ipv6: Some(c.ipv6_address).filter(|s| !s.is_empty()),
+        }),
+        driver_opts: es.driver_opts,
+        via_connect,
+    })
+}
+
+pub fn container_create(name: Option<String>, req: cnm_api::ContainerCreateRequest) -> Result<ContainerCreate, ApiError> {
+    let mut cmd = req.entrypoint.unwrap_or_default();
+    cmd.extend(req.cmd.unwrap_or_default());
+    let hc = req.host_config;
+    let mut dns = Vec::new();
+    for d in hc.dns.unwrap_or_default() {
+        dns.push(d.parse().map_err(|_| ApiError::bad_request(format!("invalid DNS server address: {d}")))?);
+    }
+    let mut extra_hosts = Vec::new();
+    for h in hc.extra_hosts.unwrap_or_default() {
+        let (n, ip) = h
+            .split_once(':')
+            .or_else(|| h.split_once('='))
+            .ok_or_else(|| ApiError::bad_request(format!("invalid extra host entry: {h}")))?;
+        let ip: IpAddr = ip
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse()
+            .map_err(|_| ApiError::bad_request(format!("invalid IP address in add-host: {ip:?}")))?;
+        extra_hosts.push((n.to_string(), ip));
+    }
+    let mut networks = Vec::new();
+    for (n, es) in req.networking_config.endpoints_config {
+        networks.push((n, endpoint_request(Some(es), false)?));
+    }
+    Ok(ContainerCreate {
+        name,
+        cmd,
+        env: req.env.unwrap_or_default(),
+        hostname: Some(req.hostname).filter(|h| !h.is_empty()),
+        domainname: req.domainname,
+        working_dir: req.working_dir,
+        labels: req.labels,
+        network_mode: hc.network_mode,
+        networks,
+        dns,
+        dns_search: hc.dns_search.unwrap_or_default(),
+        dns_options: hc.dns_options.unwrap_or_default(),
+        extra_hosts,
+        auto_remove: hc.auto_remove,
+    })
+}
+
+fn state_text(c: &ContainerRecord) -> &'static str {
+    match c.process.state {
+        RunState::Created => "created",
+        RunState::Running => "running",
+        RunState::Exited => "exited",
+    }
+}
+
+fn endpoint_settings(
+    c: &ContainerRecord,
+    ep: Option<&EndpointRecord>,
+    net: &NetworkRecord,
+    v: ApiVersion,
+) -> cnm_api::EndpointSettings {
+    let req = c.config.networks.iter().find(|(n, _)| *n == net.id).map(|(_, r)| r.clone()).unwrap_or_default();
+    let user_defined = !net.predefined;
+    let user_aliases: Option<Vec<String>> =
+        if req.aliases.is_empty() && !req.via_connect { None } else { Some(req.aliases.clone()) };
+    let hostname = c.hostname();
+    let aliases = cnm_api::api_aliases(user_aliases.as_deref(), short(&c.id), &hostname, user_defined, v);
+    let mut es = cnm_api::EndpointSettings {
+        ipam_config: req.ipam_config.as_ref().map(|e| cnm_api::EndpointIpamConfig {
+            ipv4_address: e.ipv4.clone().unwrap_or_default(),
+            ipv6_address: e.ipv6.clone().unwrap_or_default(),
+            ..Default::default()
+        }),
+        links: if req.links.is_empty() { None } else { Some(req.links.clone()) },
+        aliases,
+        driver_opts: req.driver_opts.clone(),
+        gw_priority: req.gw_priority,
+        network_id: net.id.clone(),
+        dns_names: if user_defined {
+            Some(
+                std::iter::once(c.name.clone())
+                    .chain(req.aliases.iter().cloned())
+                    .chain(std::iter::once(short(&c.id).to_string()))
+                    .chain(c.config.hostname.iter().cloned())
+                    .collect(),
+            )
+        } else {
+            None
+        },
+        ..Default::default()
+    };
+    if let Some(ep) = ep {
+        es.endpoint_id = ep.id.clone();
+        if let Some(a) = ep.ipv4 {
+            es.ip_address = a.addr().to_string();
+            es.ip_prefix_len = a.prefix_len();
+            if !net.internal {
+                es.gateway = net.gateway4().map(|g| g.to_string()).unwrap_or_default();
+            }
+        }
+        if let Some(a) = ep.ipv6 {
+            es.global_ipv6_address = a.addr().to_string();
+            es.global_ipv6_prefix_len = a.prefix_len();
+            if !net.internal {
+                es.ipv6_gateway = net.gateway6().map(|g| g.to_string()).unwrap_or_default();
+            }
+        }
+        es.mac_address = ep.mac.map(|m| format_mac(&m)).unwrap_or_default();
+    }
+    es.for_api(v)
+}
+
+pub fn container_inspect(
+    c: &ContainerRecord,
+    eps: &[(EndpointRecord, NetworkRecord)],
+    configured: &[NetworkRecord],
+    data_root: &std::path::Path,
+    v: ApiVersion,
+) -> cnm_api::ContainerInspect {
+    let dir = data_root.join("containers").join(&c.id);
+    let mut ns = cnm_api::NetworkSettings {
+        sandbox_id: c.sandbox.as_ref().map(|s| s.id.clone()).unwrap_or_default(),
+        sandbox_key: c.sandbox.as_ref().map(|s| s.key.clone()).unwrap_or_default(),
+        ports: Some(BTreeMap::new()),
+        ..Default::default()
+    };
+    for net in configured {
+        let ep = eps.iter().find(|(e, _)| e.network_id == net.id).map(|(e, _)| e);
+        let es = endpoint_settings(c, ep, net, v);
+        if net.name == "bridge" && net.predefined {
+            ns.mirror_endpoint(&es);
+        }
+        ns.networks.insert(net.name.clone(), es);
+    }
+    ns.set_api(v);
+    let started = c.process.started_ns;
+    let (path, args) = match c.config.cmd.split_first() {
+        Some((p, a)) => (p.clone(), a.to_vec()),
+        None => (String::new(), Vec::new()),
+    };
+    cnm_api::ContainerInspect {
+        id: c.id.clone(),
+        created: go_time(c.created_ns),
+        path,
+        args,
+        state: cnm_api::ContainerState {
+            status: state_text(c).into(),
+            running: c.is_running(),
+            pid: c.process.pid as i64,
+            exit_code: c.process.exit_code as i64,
+            error: c.process.error.clone(),
+            started_at: go_time(started),
+            finished_at: go_time(c.process.finished_ns),
+            ..Default::default()
+        },
+        resolv_conf_path: dir.join("resolv.conf").display().to_string(),
+        hostname_path: dir.join("hostname").display().to_string(),
+        hosts_path: dir.join("hosts").display().to_string(),
+        log_path: dir.join("log").display().to_string(),
+        name: format!("/{}", c.name),
+        platform: "linux".into(),
+        host_config: cnm_api::HostConfig {
+            network_mode: c.config.network_mode_text.clone(),
+            auto_remove: c.config.auto_remove,
+            dns: Some(c.config.dns.iter().map(|d| d.to_string()).collect()),
+            dns_search: Some(c.config.dns_search.clone()),
+            dns_options: Some(c.config.dns_options.clone()),
+            extra_hosts: if c.config.extra_hosts.is_empty() {
+                None
+            } else {
+                Some(c.config.extra_hosts.iter().map(|(n, ip)| format!("{n}:{ip}")).collect())
+            },
+            ..Default::default()
+        },
+        config: cnm_api::ContainerConfig {
+            hostname: c.hostname(),
+            domainname: c.config.domainname.clone(),
+            env: Some(c.config.env.clone()),
+            cmd: Some(c.config.cmd.clone()),
+            working_dir: c.config.working_dir.clone(),
+            labels: c.config.labels.clone(),
+            ..Default::default()
+        },
+        network_settings: ns,
+        ..Default::default()
+    }
+    .for_api(v)
+}
+
+pub fn container_summary(
+    c: &ContainerRecord,
+    eps: &[(EndpointRecord, NetworkRecord)],
+    configured: &[NetworkRecord],
+    v: ApiVersion,
+) -> cnm_api::ContainerSummary {
+    let started = (c.process.started_ns > 0).then(|| time_of(c.process.started_ns));
+    let finished = (c.process.finished_ns > 0).then(|| time_of(c.process.finished_ns));
+    let status =
+        cnm_api::docker_status_string(state_text(c), c.process.exit_code as i64, started, finished, SystemTime::now());
+    let mut networks = BTreeMap::new();
+    for net in configured {
+        let ep = eps.iter().find(|(e, _)| e.network_id == net.id).map(|(e, _)| e);
+        networks.insert(net.name.clone(), endpoint_settings(c, ep, net, v));
+    }
+    cnm_api::ContainerSummary {
+        id: c.id.clone(),
+        names: vec![format!("/{}", c.name)],
+        command: c.config.cmd.join(" "),
+        created: (c.created_ns / 1_000_000_000) as i64,
+        labels: c.config.labels.clone(),
+        state: state_text(c).into(),
+        status,
+        host_config: cnm_api::SummaryHostConfig { network_mode: c.config.network_mode_text.clone(), ..Default::default() },
+        network_settings: cnm_api::SummaryNetworkSettings { networks },
+        ..Default::default()
+    }
+    .for_api(v)
+}

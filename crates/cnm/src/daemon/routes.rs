@@ -1,0 +1,433 @@
+//! Request routing: `{id}` segments may contain '/', so routes are matched by hand on method and path.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use cnm_api::{decode_json_body, to_json_body, ApiError, ApiVersion, Filters};
+use hyper::{Method, Response};
+
+use super::convert::{self, api_error};
+use super::http::{empty, error, full, json, text, Body, Req};
+use super::procs::{ExecState, Supervisor};
+use super::Daemon;
+
+type R = Result<Response<Body>, ApiError>;
+
+pub async fn dispatch(d: &Arc<Daemon>, r: Req) -> Response<Body> {
+    let v = r.version;
+    match route(d, r).await {
+        Ok(resp) => resp,
+        Err(e) => {
+            if e.status >= 500 {
+                tracing::warn!(status = e.status, message = %e.message, "request failed");
+            }
+            error(&e, v)
+        }
+    }
+}
+
+fn body_json<T: serde::de::DeserializeOwned + Default>(r: &Req) -> Result<T, ApiError> {
+    if r.body.is_empty() {
+        return Ok(T::default());
+    }
+    decode_json_body(&r.body)
+}
+
+async fn route(d: &Arc<Daemon>, r: Req) -> R {
+    let path = r.path.clone();
+    let m = r.method.clone();
+    if path == "/_ping" && (m == Method::GET || m == Method::HEAD) {
+        let resp = Response::builder()
+            .status(200)
+            .header("Api-Version", r.version.to_string())
+            .header("Cache-Control", "no-cache, no-store, must-revalidate")
+            .header("Content-Type", "text/plain; charset=utf-8")
+            .header("Docker-Experimental", "false")
+            .header("Ostype", "linux")
+            .header("Pragma", "no-cache")
+            .header("Server", format!("cnm/{} (linux)", env!("CARGO_PKG_VERSION")))
+            .body(if m == Method::HEAD { full("") } else { full("OK") })
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+        return Ok(resp);
+    }
+    if path == "/version" && m == Method::GET {
+        return Ok(json(200, r.version, to_json_body(&version_body(d))));
+    }
+    if path == "/info" && m == Method::GET {
+        return Ok(json(200, r.version, to_json_body(&info_body(d, r.version).await)));
+    }
+    if path == "/networks" && m == Method::GET {
+        return networks_list(d, &r).await;
+    }
+    if path == "/networks/create" && m == Method::POST {
+        return network_create(d, &r).await;
+    }
+    if path == "/networks/prune" && m == Method::POST {
+        return networks_prune(d, &r).await;
+    }
+    if let Some(rest) = path.strip_prefix("/networks/") {
+        if m == Method::POST {
+            if let Some(id) = rest.strip_suffix("/connect") {
+                return network_connect(d, &r, id).await;
+            }
+            if let Some(id) = rest.strip_suffix("/disconnect") {
+                return network_disconnect(d, &r, id).await;
+            }
+        }
+        if m == Method::GET {
+            let (net, eps) = d.ctl.network(rest).await.map_err(api_error)?;
+            return Ok(json(200, r.version, to_json_body(&convert::network(&net, &eps, r.version))));
+        }
+        if m == Method::DELETE {
+            d.ctl.delete_network(rest).await.map_err(api_error)?;
+            return Ok(empty(204, r.version));
+        }
+    }
+    if path == "/containers/create" && m == Method::POST {
+        let req: cnm_api::ContainerCreateRequest = body_json(&r)?;
+        let create = convert::container_create(r.query("name").map(str::to_string), req)?;
+        let id = d.ctl.create_container(create).await.map_err(api_error)?;
+        // The log exists from creation on, so a client can follow it before starting the container.
+        let log = d.procs.log_path(&d.args.data_root, &id);
+        if let Some(dir) = log.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let _ = std::fs::File::create(&log);
+        let resp = cnm_api::ContainerCreateResponse { id, warnings: Vec::new() };
+        return Ok(json(201, r.version, to_json_body(&resp)));
+    }
+    if path == "/containers/json" && m == Method::GET {
+        return containers_list(d, &r).await;
+    }
+    if let Some(rest) = path.strip_prefix("/containers/") {
+        if m == Method::DELETE {
+            return container_remove(d, &r, rest).await;
+        }
+        if let Some((id, action)) = rest.rsplit_once('/') {
+            match (m.clone(), action) {
+                (Method::GET, "json") => return container_inspect(d, &r, id).await,
+                (Method::POST, "start") => return container_start(d, &r, id).await,
+                (Method::POST, "stop") => return container_stop(d, &r, id).await,
+                (Method::POST, "kill") => return container_kill(d, &r, id).await,
+                (Method::POST, "wait") => return container_wait(d, &r, id).await,
+                (Method::GET, "logs") => return container_logs(d, &r, id).await,
+                (Method::POST, "exec") => return exec_create(d, &r, id).await,
+                _ => {}
+            }
+        }
+    }
+    if let Some(rest) = path.strip_prefix("/exec/") {
+        if let Some((id, action)) = rest.rsplit_once('/') {
+            match (m.clone(), action) {
+                (Method::POST, "start") => return exec_start(d, &r, id).await,
+                (Method::GET, "json") => return exec_inspect(&r, d, id),
+                _ => {}
+            }
+        }
+    }
+    Err(ApiError::not_found("page not found"))
+}
+
+fn version_body(_d: &Arc<Daemon>) -> cnm_api::SystemVersion {
+    let uname = nix::sys::utsname::uname().ok();
+    cnm_api::SystemVersion::new(&cnm_api::VersionInput {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        api_version: ApiVersion::CURRENT,
+        min_api_version: ApiVersion::MIN,
+        git_commit: "cnm".into(),
+        go_version: "rust".into(),
+        os: "linux".into(),
+        arch: cnm_api::go_arch(std::env::consts::ARCH).to_string(),
+        kernel_version: uname.map(|u| u.release().to_string_lossy().to_string()).unwrap_or_default(),
+        build_time: String::new(),
+        experimental: false,
+        extra_components: Vec::new(),
+    })
+}
+
+async fn info_body(d: &Arc<Daemon>, v: ApiVersion) -> cnm_api::SystemInfo {
+    let ctrs = d.ctl.containers().await;
+    let running = ctrs.iter().filter(|(c, _)| c.is_running()).count() as u64;
+    let uname = nix::sys::utsname::uname().ok();
+    let read = |p: &str| std::fs::read_to_string(p).map(|s| s.trim().to_string()).unwrap_or_default();
+    cnm_api::SystemInfo::new(
+        &cnm_api::InfoInput {
+            id: read(&d.args.data_root.join("host-id").display().to_string()),
+            server_version: env!("CARGO_PKG_VERSION").to_string(),
+            kernel_version: uname.as_ref().map(|u| u.release().to_string_lossy().to_string()).unwrap_or_default(),
+            operating_system: "Linux".into(),
+            os_version: String::new(),
+            os_type: "linux".into(),
+            architecture: uname.as_ref().map(|u| u.machine().to_string_lossy().to_string()).unwrap_or_default(),
+            hostname: read("/proc/sys/kernel/hostname"),
+            ncpu: std::thread::available_parallelism().map(|n| n.get() as u64).unwrap_or(1),
+            mem_total: 0,
+            data_root: d.args.data_root.display().to_string(),
+            containers: cnm_api::ContainerCounts {
+                running,
+                paused: 0,
+                stopped: ctrs.len() as u64 - running,
+            },
+            images: 0,
+            driver: "none".into(),
+            network_plugins: d.ctl.driver_names().iter().map(|s| s.to_string()).collect(),
+            system_time: cnm_api::format_go_time(std::time::SystemTime::now()),
+            ipv4_forwarding: read("/proc/sys/net/ipv4/ip_forward") == "1",
+            bridge_nf_iptables: true,
+            bridge_nf_ip6tables: true,
+            cgroup_driver: "cgroupfs".into(),
+            cgroup_version: "1".into(),
+            n_fd: std::fs::read_dir("/proc/self/fd").map(|r| r.count() as u64).unwrap_or(0),
+            n_goroutines: 0,
+            debug: false,
+            firewall_backend: Some("nftables".into()),
+            labels: Vec::new(),
+            warnings: None,
+        },
+        v,
+    )
+}
+
+async fn networks_list(d: &Arc<Daemon>, r: &Req) -> R {
+    let f = Filters::parse_opt(r.query("filters"))?;
+    f.validate(cnm_api::NETWORK_LIST_FILTERS)?;
+    let dangling = f.dangling()?;
+    let all = d.ctl.networks().await;
+    let ctrs = d.ctl.containers().await;
+    let mut out = Vec::new();
+    for n in all {
+        if f.contains("driver") && !f.exact_match("driver", &n.driver) {
+            continue;
+        }
+        if f.contains("name") && !f.substring_match("name", &n.name) {
+            continue;
+        }
+        if f.contains("id") && !f.prefix_match("id", &n.id) {
+            continue;
+        }
+        if f.contains("scope") && !f.exact_match("scope", &n.scope) {
+            continue;
+        }
+        if f.contains("label") && !f.match_labels("label", &n.labels) {
+            continue;
+        }
+        if f.contains("type") {
+            let t = if n.predefined { "builtin" } else { "custom" };
+            let types = f.get("type");
+            for ty in &types {
+                if *ty != "builtin" && *ty != "custom" {
+                    return Err(ApiError::bad_request(format!("invalid filter: 'type'='{ty}'")));
+                }
+            }
+            if !types.contains(&t) {
+                continue;
+            }
+        }
+        if let Some(want) = dangling {
+            let used = ctrs.iter().any(|(c, eps)| eps.iter().any(|(e, _)| e.network_id == n.id) || c.config.networks.iter().any(|(id, _)| *id == n.id));
+            let is_dangling = !n.predefined && !used;
+            if want != is_dangling {
+                continue;
+            }
+        }
+        out.push(convert::network(&n, &[], r.version));
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(json(200, r.version, to_json_body(&out)))
+}
+
+async fn network_create(d: &Arc<Daemon>, r: &Req) -> R {
+    let req: cnm_api::NetworkCreateRequest = decode_json_body(&r.body)?;
+    let (id, warning) = d.ctl.create_network(convert::network_create(req)).await.map_err(api_error)?;
+    Ok(json(201, r.version, to_json_body(&cnm_api::NetworkCreateResponse { id, warning })))
+}
+
+async fn networks_prune(d: &Arc<Daemon>, r: &Req) -> R {
+    let f = Filters::parse_opt(r.query("filters"))?;
+    f.validate(cnm_api::NETWORK_PRUNE_FILTERS)?;
+    let until = match f.get("until").first() {
+        Some(u) => Some(cnm_api::parse_go_time(u, std::time::SystemTime::now()).map_err(|e| ApiError::bad_request(e.to_string()))?),
+        None => None,
+    };
+    let removed = d
+        .ctl
+        .prune_networks(|n| {
+            let created = convert::time_of(n.created_ns);
+            let old_enough = until.map(|u| u.to_system_time().map(|u| created < u).unwrap_or(true)).unwrap_or(true);
+            old_enough && f.match_prune_labels(&n.labels)
+        })
+        .await
+        .map_err(api_error)?;
+    let body = cnm_api::NetworkPruneResponse { networks_deleted: if removed.is_empty() { None } else { Some(removed) } };
+    Ok(json(200, r.version, to_json_body(&body)))
+}
+
+async fn network_connect(d: &Arc<Daemon>, r: &Req, id: &str) -> R {
+    let req: cnm_api::NetworkConnectRequest = decode_json_body(&r.body)?;
+    let ep = convert::endpoint_request(req.endpoint_config, true)?;
+    d.ctl.connect(id, &req.container, ep).await.map_err(api_error)?;
+    Ok(empty(200, r.version))
+}
+
+async fn network_disconnect(d: &Arc<Daemon>, r: &Req, id: &str) -> R {
+    let req: cnm_api::NetworkDisconnectRequest = decode_json_body(&r.body)?;
+    d.ctl.disconnect(id, &req.container, req.force).await.map_err(api_error)?;
+    Ok(empty(200, r.version))
+}
+
+async fn configured_networks(d: &Arc<Daemon>, c: &cnm_core::model::ContainerRecord) -> Vec<cnm_core::model::NetworkRecord> {
+    let ids: Vec<String> = c.config.networks.iter().map(|(n, _)| n.clone()).collect();
+    d.ctl.network_records(&ids).await
+}
+
+async fn containers_list(d: &Arc<Daemon>, r: &Req) -> R {
+    let all = r.flag("all");
+    let mut out = Vec::new();
+    let mut ctrs = d.ctl.containers().await;
+    ctrs.sort_by(|a, b| b.0.created_ns.cmp(&a.0.created_ns));
+    for (c, eps) in &ctrs {
+        if !all && !c.is_running() {
+            continue;
+        }
+        let nets = configured_networks(d, c).await;
+        out.push(convert::container_summary(c, eps, &nets, r.version));
+    }
+    Ok(json(200, r.version, to_json_body(&out)))
+}
+
+async fn container_inspect(d: &Arc<Daemon>, r: &Req, id: &str) -> R {
+    let (c, eps) = d.ctl.container(id).await.map_err(api_error)?;
+    let nets = configured_networks(d, &c).await;
+    let body = convert::container_inspect(&c, &eps, &nets, &d.args.data_root, r.version);
+    Ok(json(200, r.version, to_json_body(&body)))
+}
+
+async fn container_start(d: &Arc<Daemon>, r: &Req, id: &str) -> R {
+    let sb = match d.ctl.prepare_start(id).await {
+        Ok(sb) => sb,
+        Err(cnm_core::CoreError::NotModified(_)) => return Ok(empty(304, r.version)),
+        Err(e) => return Err(api_error(e)),
+    };
+    d.procs.start(d, sb).await?;
+    Ok(empty(204, r.version))
+}
+
+async fn container_stop(d: &Arc<Daemon>, r: &Req, id: &str) -> R {
+    let (c, _) = d.ctl.container(id).await.map_err(api_error)?;
+    if !c.is_running() {
+        return Ok(empty(304, r.version));
+    }
+    let t: u64 = r.query("t").and_then(|t| t.parse().ok()).unwrap_or(10);
+    Supervisor::signal(c.process.pid, nix::sys::signal::Signal::SIGTERM)?;
+    if !Supervisor::wait_stopped(d, &c.id, Some(Duration::from_secs(t))).await {
+        Supervisor::signal(c.process.pid, nix::sys::signal::Signal::SIGKILL)?;
+        Supervisor::wait_stopped(d, &c.id, Some(Duration::from_secs(10))).await;
+    }
+    Ok(empty(204, r.version))
+}
+
+fn parse_signal(s: Option<&str>) -> Result<nix::sys::signal::Signal, ApiError> {
+    let s = s.unwrap_or("SIGKILL");
+    if let Ok(n) = s.parse::<i32>() {
+        return nix::sys::signal::Signal::try_from(n).map_err(|_| ApiError::bad_request(format!("Invalid signal: {s}")));
+    }
+    let name = if s.starts_with("SIG") { s.to_string() } else { format!("SIG{s}") };
+    name.parse().map_err(|_| ApiError::bad_request(format!("Invalid signal: {s}")))
+}
+
+async fn container_kill(d: &Arc<Daemon>, r: &Req, id: &str) -> R {
+    let (c, _) = d.ctl.container(id).await.map_err(api_error)?;
+    let sig = parse_signal(r.query("signal"))?;
+    if !c.is_running() {
+        return Err(ApiError::conflict(format!("Container {} is not running", c.id)));
+    }
+    Supervisor::signal(c.process.pid, sig)?;
+    if sig == nix::sys::signal::Signal::SIGKILL {
+        Supervisor::wait_stopped(d, &c.id, Some(Duration::from_secs(10))).await;
+    }
+    Ok(empty(204, r.version))
+}
+
+async fn container_wait(d: &Arc<Daemon>, r: &Req, id: &str) -> R {
+    let cid = match d.ctl.container(id).await {
+        Ok((c, _)) => c.id,
+        Err(e) => match d.procs.exit_code_of(id) {
+            Some(code) => return Ok(json(200, r.version, to_json_body(&cnm_api::ContainerWaitResponse::new(code as i64, None, r.version)))),
+            None => return Err(api_error(e)),
+        },
+    };
+    Supervisor::wait_stopped(d, &cid, None).await;
+    let code = match d.ctl.container(&cid).await {
+        Ok((c, _)) => c.process.exit_code,
+        Err(_) => d.procs.exit_code_of(&cid).unwrap_or(255),
+    };
+    Ok(json(200, r.version, to_json_body(&cnm_api::ContainerWaitResponse::new(code as i64, None, r.version))))
+}
+
+async fn container_remove(d: &Arc<Daemon>, r: &Req, id: &str) -> R {
+    let force = r.flag("force");
+    let (c, _) = d.ctl.container(id).await.map_err(api_error)?;
+    if c.is_running() && force {
+        Supervisor::signal(c.process.pid, nix::sys::signal::Signal::SIGKILL)?;
+    }
+    d.ctl.remove_container(&c.id, force).await.map_err(api_error)?;
+    Ok(empty(204, r.version))
+}
+
+async fn container_logs(d: &Arc<Daemon>, r: &Req, id: &str) -> R {
+    let (c, _) = d.ctl.container(id).await.map_err(api_error)?;
+    let (stdout, stderr) = (r.flag("stdout"), r.flag("stderr"));
+    if !stdout && !stderr {
+        return Err(ApiError::bad_request("Bad parameters: you must choose at least one stream"));
+    }
+    let path = d.procs.log_path(&d.args.data_root, &c.id);
+    let body = Supervisor::logs(d.clone(), c.id.clone(), path, r.flag("follow"), stdout, stderr);
+    Ok(text(200, r.version, "application/vnd.docker.multiplexed-stream", body))
+}
+
+async fn exec_create(d: &Arc<Daemon>, r: &Req, id: &str) -> R {
+    let (c, _) = d.ctl.container(id).await.map_err(api_error)?;
+    if !c.is_running() {
+        return Err(ApiError::conflict(format!("container {} is not running", c.id)));
+    }
+    let req: cnm_api::ExecCreateRequest = decode_json_body(&r.body)?;
+    let cmd = req.cmd.unwrap_or_default();
+    if cmd.is_empty() {
+        return Err(ApiError::bad_request("No exec command specified"));
+    }
+    let exec_id = cnm_core::ids::new_id();
+    let mut env = req.env.unwrap_or_default();
+    env.push(format!("HOSTNAME={}", c.hostname()));
+    d.procs.execs.lock().unwrap_or_else(|p| p.into_inner()).insert(
+        exec_id.clone(),
+        ExecState { container_id: c.id.clone(), cmd, env, running: false, exit_code: None, pid: 0 },
+    );
+    Ok(json(201, r.version, to_json_body(&cnm_api::ExecCreateResponse { id: exec_id })))
+}
+
+async fn exec_start(d: &Arc<Daemon>, r: &Req, id: &str) -> R {
+    let cid = {
+        let execs = d.procs.execs.lock().unwrap_or_else(|p| p.into_inner());
+        execs.get(id).map(|e| e.container_id.clone()).ok_or_else(|| ApiError::not_found(format!("No such exec instance: {id}")))?
+    };
+    let (c, _) = d.ctl.container(&cid).await.map_err(api_error)?;
+    if !c.is_running() {
+        return Err(ApiError::conflict(format!("container {} is not running", c.id)));
+    }
+    let body = d.procs.exec_start(d.clone(), id.to_string(), c.process.pid)?;
+    Ok(text(200, r.version, "application/vnd.docker.multiplexed-stream", body))
+}
+
+fn exec_inspect(r: &Req, d: &Arc<Daemon>, id: &str) -> R {
+    let execs = d.procs.execs.lock().unwrap_or_else(|p| p.into_inner());
+    let e = execs.get(id).ok_or_else(|| ApiError::not_found(format!("No such exec instance: {id}")))?;
+    let body = cnm_api::ExecInspect {
+        id: id.to_string(),
+        running: e.running,
+        exit_code: e.exit_code.map(i64::from),
+        container_id: e.container_id.clone(),
+        pid: e.pid as i64,
+        ..Default::default()
+    };
+    Ok(json(200, r.version, to_json_body(&body)))
+}

@@ -1,0 +1,18 @@
+//! `cnm`: the daemon (`cnm daemon`), the docker-like CLI, and the hidden per-container shim.
+
+mod cli;
+mod daemon;
+mod shim;
+
+use clap::Parser;
+
+fn main() {
+    // The shim must fork before any thread exists, so it is dispatched before anything else runs.
+    let args: Vec<String> = std::env::args().collect();
+    if args.len() == 3 && args[1] == "shim" {
+        shim::main(&args[2]);
+    }
+    let cli = cli::Cli::parse();
+    let code = cli::run(cli);
+    std::process::exit(code);
+}

@@ -1,0 +1,265 @@
+//! The per-container supervisor ("shim"): the cnm binary re-executed, like containerd's shim. It owns the
+//! container's process, its log and its exit code, so containers outlive daemon restarts.
+//!
+//! Protocol with the daemon: the daemon runs `cnm shim SPEC.json` with stdout on a pipe. The first process
+//! forks the real shim into a new session and exits at once (so the daemon never has to reap the shim).
+//! The shim forks the container process, which enters the sandbox's network namespace, a new UTS and a
+//! private mount namespace with hosts/resolv.conf/hostname bound over /etc, then execs. The shim reports
+//! `ok <shim pid> <container pid>` or `err <exit code> <message>` on the pipe, then copies the
+//! container's stdout/stderr into the log in Docker's multiplexed stream framing, and finally writes the
+//! exit code file.
+
+use std::ffi::CString;
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::path::PathBuf;
+
+use nix::mount::{mount, MsFlags};
+use nix::sched::{setns, unshare, CloneFlags};
+use nix::sys::wait::{waitpid, WaitStatus};
+use nix::unistd::{fork, ForkResult};
+use serde::{Deserialize, Serialize};
+
+/// Everything the shim needs, written by the daemon next to the container's state.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ShimSpec {
+    pub id: String,
+    pub netns: Option<PathBuf>,
+    pub hostname: String,
+    pub bind_files: Vec<(PathBuf, PathBuf)>,
+    pub cmd: Vec<String>,
+    pub env: Vec<String>,
+    pub working_dir: String,
+    pub log_path: PathBuf,
+    pub exit_path: PathBuf,
+}
+
+const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+fn report(out: &mut File, line: &str) {
+    let _ = out.write_all(line.as_bytes());
+    let _ = out.write_all(b"\n");
+    let _ = out.flush();
+}
+
+/// Entry point of `cnm shim SPEC`. Never returns.
+pub fn main(spec_path: &str) -> ! {
+    // SAFETY: fd 1 is the report pipe the daemon gave us; we take ownership of it once, here.
+    let mut out = unsafe { File::from_raw_fd(1) };
+    let spec: ShimSpec = match std::fs::read(spec_path).map_err(|e| e.to_string()).and_then(|b| {
+        serde_json::from_slice(&b).map_err(|e| e.to_string())
+    }) {
+        Ok(s) => s,
+        Err(e) => {
+            report(&mut out, &format!("err 125 bad shim spec: {e}"));
+            std::process::exit(1);
+        }
+    };
+    // First fork: the daemon reaps this parent right away; the child lives on in its own session.
+    // SAFETY: single-threaded at this point (nothing spawned threads yet).
+    match unsafe { fork() } {
+        Ok(ForkResult::Parent { .. }) => unsafe { libc::_exit(0) },
+        Ok(ForkResult::Child) => {}
+        Err(e) => {
+            report(&mut out, &format!("err 125 fork: {e}"));
+            std::process::exit(1);
+        }
+    }
+    let _ = nix::unistd::setsid();
+    run_shim(spec, out)
+}
+
+fn pipe_cloexec() -> nix::Result<(OwnedFd, OwnedFd)> {
+    nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+}
+
+fn run_shim(spec: ShimSpec, mut out: File) -> ! {
+    let fail = |out: &mut File, code: i32, msg: String| -> ! {
+        report(out, &format!("err {code} {msg}"));
+        std::process::exit(1)
+    };
+    let mut log = match std::fs::OpenOptions::new().create(true).append(true).open(&spec.log_path) {
+        Ok(f) => f,
+        Err(e) => fail(&mut out, 125, format!("open log: {e}")),
+    };
+    let netns = match &spec.netns {
+        Some(p) => match File::open(p) {
+            Ok(f) => Some(f),
+            Err(e) => fail(&mut out, 125, format!("open {}: {e}", p.display())),
+        },
+        None => None,
+    };
+    let (Ok((out_r, out_w)), Ok((err_r, err_w)), Ok((exec_r, exec_w))) = (pipe_cloexec(), pipe_cloexec(), pipe_cloexec())
+    else {
+        fail(&mut out, 125, "pipe failed".into())
+    };
+    let argv: Vec<CString> = spec.cmd.iter().filter_map(|a| CString::new(a.as_bytes()).ok()).collect();
+    let mut env: Vec<String> = spec.env.clone();
+    if !env.iter().any(|e| e.starts_with("PATH=")) {
+        env.insert(0, DEFAULT_PATH.to_string());
+    }
+    if !env.iter().any(|e| e.starts_with("HOSTNAME=")) {
+        env.push(format!("HOSTNAME={}", spec.hostname));
+    }
+    let envp: Vec<CString> = env.iter().filter_map(|e| CString::new(e.as_bytes()).ok()).collect();
+    let path_var = env.iter().find_map(|e| e.strip_prefix("PATH=")).unwrap_or("/usr/bin:/bin").to_string();
+    if argv.is_empty() {
+        fail(&mut out, 125, "no command".into());
+    }
+
+    // SAFETY: the shim is single-threaded; the child only calls async-signal-safe-ish syscalls before exec.
+    let child = match unsafe { fork() } {
+        Ok(ForkResult::Child) => {
+            drop(out_r);
+            drop(err_r);
+            drop(exec_r);
+            let res = enter_container(&spec, netns.as_ref(), out_w.as_raw_fd(), err_w.as_raw_fd());
+            let msg = match res {
+                Ok(()) => exec_command(&argv, &envp, &path_var),
+                Err(m) => (125, m),
+            };
+            let mut w = File::from(exec_w);
+            let _ = w.write_all(format!("{} {}", msg.0, msg.1).as_bytes());
+            unsafe { libc::_exit(msg.0) }
+        }
+        Ok(ForkResult::Parent { child }) => child,
+        Err(e) => fail(&mut out, 125, format!("fork: {e}")),
+    };
+    drop(out_w);
+    drop(err_w);
+    drop(exec_w);
+    drop(netns);
+    let mut exec_err = String::new();
+    let _ = File::from(exec_r).read_to_string(&mut exec_err);
+    if !exec_err.is_empty() {
+        let _ = waitpid(child, None);
+        let (code, msg) = exec_err.split_once(' ').unwrap_or(("125", exec_err.as_str()));
+        fail(&mut out, code.parse().unwrap_or(125), msg.to_string());
+    }
+    report(&mut out, &format!("ok {} {}", std::process::id(), child.as_raw()));
+    drop(out);
+    // Detach from the daemon's stdout/stderr for good.
+    if let Ok(devnull) = File::options().read(true).write(true).open("/dev/null") {
+        // SAFETY: replacing our own stdio descriptors with /dev/null.
+        unsafe {
+            libc::dup2(devnull.as_raw_fd(), 1);
+            libc::dup2(devnull.as_raw_fd(), 2);
+        }
+    }
+    pump_logs(&mut log, File::from(out_r), File::from(err_r));
+    let code = loop {
+        match waitpid(child, None) {
+            Ok(WaitStatus::Exited(_, c)) => break c,
+            Ok(WaitStatus::Signaled(_, sig, _)) => break 128 + sig as i32,
+            Ok(_) => continue,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => break 255,
+        }
+    };
+    let tmp = spec.exit_path.with_extension("tmp");
+    if std::fs::write(&tmp, format!("{code}\n")).is_ok() {
+        let _ = std::fs::rename(&tmp, &spec.exit_path);
+    }
+    std::process::exit(0)
+}
+
+/// In the forked child: namespaces, mounts, hostname, stdio. Returns an error message on failure.
+fn enter_container(spec: &ShimSpec, netns: Option<&File>, out_fd: RawFd, err_fd: RawFd) -> Result<(), String> {
+    if let Some(ns) = netns {
+        setns(ns, CloneFlags::CLONE_NEWNET).map_err(|e| format!("setns: {e}"))?;
+    }
+    unshare(CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWUTS).map_err(|e| format!("unshare: {e}"))?;
+    mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
+        .map_err(|e| format!("make / private: {e}"))?;
+    for (src, dst) in &spec.bind_files {
+        if !dst.exists() {
+            continue;
+        }
+        mount(Some(src.as_path()), dst.as_path(), None::<&str>, MsFlags::MS_BIND, None::<&str>)
+            .map_err(|e| format!("bind {} on {}: {e}", src.display(), dst.display()))?;
+    }
+    nix::unistd::sethostname(&spec.hostname).map_err(|e| format!("sethostname: {e}"))?;
+    if !spec.working_dir.is_empty() {
+        std::env::set_current_dir(&spec.working_dir).map_err(|e| format!("chdir {}: {e}", spec.working_dir))?;
+    }
+    // SAFETY: plain fd juggling in the single-threaded child before exec.
+    unsafe {
+        let devnull = libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY);
+        if devnull >= 0 {
+            libc::dup2(devnull, 0);
+        }
+        libc::dup2(out_fd, 1);
+        libc::dup2(err_fd, 2);
+    }
+    Ok(())
+}
+
+/// execvpe with Docker's exit codes: 127 not found, 126 not executable. Returns only on failure.
+fn exec_command(argv: &[CString], envp: &[CString], path_var: &str) -> (i32, String) {
+    let prog = argv[0].to_string_lossy().to_string();
+    let candidates: Vec<PathBuf> = if prog.contains('/') {
+        vec![PathBuf::from(&prog)]
+    } else {
+        path_var.split(':').filter(|d| !d.is_empty()).map(|d| PathBuf::from(d).join(&prog)).collect()
+    };
+    let mut last = nix::errno::Errno::ENOENT;
+    for c in candidates {
+        let Ok(cpath) = CString::new(c.as_os_str().as_encoded_bytes()) else { continue };
+        let Err(e) = nix::unistd::execve(&cpath, argv, envp);
+        if e != nix::errno::Errno::ENOENT || last == nix::errno::Errno::ENOENT {
+            last = e;
+        }
+    }
+    match last {
+        nix::errno::Errno::ENOENT => (127, format!("exec: \"{prog}\": executable file not found in $PATH")),
+        nix::errno::Errno::EACCES => (126, format!("exec: \"{prog}\": permission denied")),
+        e => (126, format!("exec: \"{prog}\": {e}")),
+    }
+}
+
+/// Copy both pipes into the log until both reach EOF, framing each chunk as Docker's stream format.
+fn pump_logs(log: &mut File, out: File, err: File) {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    let mut open = [Some(out), Some(err)];
+    let mut buf = [0u8; 32 * 1024];
+    while open.iter().any(Option::is_some) {
+        let mut fds = Vec::new();
+        let mut which = Vec::new();
+        for (i, f) in open.iter().enumerate() {
+            if let Some(f) = f {
+                fds.push(PollFd::new(std::os::fd::AsFd::as_fd(f), PollFlags::POLLIN));
+                which.push(i);
+            }
+        }
+        match poll(&mut fds, PollTimeout::NONE) {
+            Ok(_) => {}
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => break,
+        }
+        let ready: Vec<usize> = fds
+            .iter()
+            .zip(&which)
+            .filter(|(p, _)| p.revents().map(|r| !r.is_empty()).unwrap_or(false))
+            .map(|(_, i)| *i)
+            .collect();
+        drop(fds);
+        for i in ready {
+            let n = match open[i].as_mut().map(|f| f.read(&mut buf)) {
+                Some(Ok(n)) => n,
+                Some(Err(e)) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                _ => 0,
+            };
+            if n == 0 {
+                open[i] = None;
+                continue;
+            }
+            let stream = if i == 0 { 1u8 } else { 2u8 };
+            let mut frame = Vec::with_capacity(8 + n);
+            frame.extend_from_slice(&[stream, 0, 0, 0]);
+            frame.extend_from_slice(&(n as u32).to_be_bytes());
+            frame.extend_from_slice(&buf[..n]);
+            let _ = log.write_all(&frame);
+        }
+    }
+}
