@@ -47,17 +47,32 @@ pub trait NetworkDriver: Send + Sync {
 
     /// Create the endpoint's interface inside the sandbox namespace at `netns`, named `ep.ifname`, with
     /// its MAC; addresses and routes are applied by the sandbox layer afterwards.
-    async fn join(&self, net: &NetworkRecord, ep: &mut EndpointRecord, netns: &Path) -> DriverResult<JoinInfo>;
+    async fn join(
+        &self,
+        net: &NetworkRecord,
+        ep: &mut EndpointRecord,
+        netns: &Path,
+    ) -> DriverResult<JoinInfo>;
 
     /// Remove the endpoint's interface. `sandbox_going` = the namespace is about to be deleted anyway, so
     /// interfaces inside it need not be deleted one by one.
-    async fn leave(&self, net: &NetworkRecord, ep: &EndpointRecord, netns: &Path, sandbox_going: bool) -> DriverResult<()>;
+    async fn leave(
+        &self,
+        net: &NetworkRecord,
+        ep: &EndpointRecord,
+        netns: &Path,
+        sandbox_going: bool,
+    ) -> DriverResult<()>;
 
     /// Make the kernel match a stored network after a restart (recreate what is missing).
     async fn restore_network(&self, net: &NetworkRecord) -> DriverResult<()>;
 
     /// Remove kernel objects this driver owns that no stored network or endpoint explains.
-    async fn remove_strays(&self, nets: &[&NetworkRecord], eps: &[&EndpointRecord]) -> DriverResult<Vec<String>>;
+    async fn remove_strays(
+        &self,
+        nets: &[&NetworkRecord],
+        eps: &[&EndpointRecord],
+    ) -> DriverResult<Vec<String>>;
 }
 
 /// Addresses and routes for one interface inside a sandbox.
@@ -87,7 +102,12 @@ pub trait SandboxOs: Send + Sync {
     /// Bound namespace files in the namespace directory (names only).
     fn list(&self) -> Vec<String>;
     /// Configure an interface and, in the same step, the sandbox's default routes.
-    async fn configure(&self, key: &Path, iface: Option<&IfaceConfig>, gateways: &Gateways) -> DriverResult<()>;
+    async fn configure(
+        &self,
+        key: &Path,
+        iface: Option<&IfaceConfig>,
+        gateways: &Gateways,
+    ) -> DriverResult<()>;
     /// Delete an interface inside the sandbox (live disconnect).
     async fn remove_iface(&self, key: &Path, ifname: &str) -> DriverResult<()>;
 }

@@ -6,7 +6,12 @@ const HOSTS_DEFAULT: &str = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost 
 
 /// `/etc/hosts` of a sandbox: the default block, `--add-host` records, then one `IP<TAB>hostname` line per
 /// address of the container, in connect order.
-pub fn render_hosts(extra: &[(String, IpAddr)], own: &[IpAddr], hostname: &str, domainname: &str) -> String {
+pub fn render_hosts(
+    extra: &[(String, IpAddr)],
+    own: &[IpAddr],
+    hostname: &str,
+    domainname: &str,
+) -> String {
     let mut s = String::from(HOSTS_DEFAULT);
     for (name, ip) in extra {
         s.push_str(&format!("{ip}\t{name}\n"));
@@ -53,7 +58,11 @@ impl ResolvConf {
             let mut words = line.split_whitespace();
             match words.next() {
                 Some("nameserver") => {
-                    if let Some(ip) = words.next().and_then(|w| w.split('%').next()).and_then(|w| w.parse().ok()) {
+                    if let Some(ip) = words
+                        .next()
+                        .and_then(|w| w.split('%').next())
+                        .and_then(|w| w.parse().ok())
+                    {
                         rc.nameservers.push(ip);
                     }
                 }
@@ -87,9 +96,16 @@ fn push_search_and_options(out: &mut String, search: &[String], options: &[Strin
 /// resolv.conf of a container on user-defined networks: the embedded resolver only; the servers it would
 /// have used become the resolver's upstreams.
 pub fn render_resolv_internal(host: &ResolvConf, dns: &DnsSettings<'_>) -> String {
-    let search = if dns.container_search.is_empty() { &host.search } else { dns.container_search };
-    let mut options: Vec<String> =
-        if dns.container_options.is_empty() { host.options.clone() } else { dns.container_options.to_vec() };
+    let search = if dns.container_search.is_empty() {
+        &host.search
+    } else {
+        dns.container_search
+    };
+    let mut options: Vec<String> = if dns.container_options.is_empty() {
+        host.options.clone()
+    } else {
+        dns.container_options.to_vec()
+    };
     if !options.iter().any(|o| o.starts_with("ndots:")) {
         options.push("ndots:0".into());
     }
@@ -101,16 +117,32 @@ pub fn render_resolv_internal(host: &ResolvConf, dns: &DnsSettings<'_>) -> Strin
 /// resolv.conf for the default bridge, none and host modes: the host's file with the nameservers
 /// replaced by `--dns` (container, then daemon); loopback servers are dropped unless `keep_loopback`
 /// (host mode, where they stay reachable).
-pub fn render_resolv_legacy(host: &ResolvConf, dns: &DnsSettings<'_>, keep_loopback: bool) -> String {
+pub fn render_resolv_legacy(
+    host: &ResolvConf,
+    dns: &DnsSettings<'_>,
+    keep_loopback: bool,
+) -> String {
     let servers: Vec<IpAddr> = if !dns.container_dns.is_empty() {
         dns.container_dns.to_vec()
     } else if !dns.daemon_dns.is_empty() {
         dns.daemon_dns.to_vec()
     } else {
-        host.nameservers.iter().copied().filter(|ip| keep_loopback || !ip.is_loopback()).collect()
+        host.nameservers
+            .iter()
+            .copied()
+            .filter(|ip| keep_loopback || !ip.is_loopback())
+            .collect()
     };
-    let search = if dns.container_search.is_empty() { &host.search } else { dns.container_search };
-    let options = if dns.container_options.is_empty() { &host.options } else { dns.container_options };
+    let search = if dns.container_search.is_empty() {
+        &host.search
+    } else {
+        dns.container_search
+    };
+    let options = if dns.container_options.is_empty() {
+        &host.options
+    } else {
+        dns.container_options
+    };
     let mut s = String::new();
     for ip in &servers {
         s.push_str(&format!("nameserver {ip}\n"));
@@ -151,18 +183,32 @@ mod tests {
 
     #[test]
     fn resolv_internal_and_legacy() {
-        let host = ResolvConf::parse("# c\nnameserver 127.0.0.53\nnameserver 10.1.1.1\nsearch a.example b.example\n");
+        let host = ResolvConf::parse(
+            "# c\nnameserver 127.0.0.53\nnameserver 10.1.1.1\nsearch a.example b.example\n",
+        );
         assert_eq!(host.nameservers.len(), 2);
         let d = DnsSettings::default();
-        assert_eq!(render_resolv_internal(&host, &d), "nameserver 127.0.0.11\nsearch a.example b.example\noptions ndots:0\n");
-        assert_eq!(render_resolv_legacy(&host, &d, false), "nameserver 10.1.1.1\nsearch a.example b.example\n");
+        assert_eq!(
+            render_resolv_internal(&host, &d),
+            "nameserver 127.0.0.11\nsearch a.example b.example\noptions ndots:0\n"
+        );
+        assert_eq!(
+            render_resolv_legacy(&host, &d, false),
+            "nameserver 10.1.1.1\nsearch a.example b.example\n"
+        );
         assert_eq!(
             render_resolv_legacy(&host, &d, true),
             "nameserver 127.0.0.53\nnameserver 10.1.1.1\nsearch a.example b.example\n"
         );
         let daemon: Vec<IpAddr> = vec!["192.0.2.2".parse().expect("ip")];
-        let d = DnsSettings { daemon_dns: &daemon, ..Default::default() };
-        assert_eq!(render_resolv_legacy(&host, &d, false), "nameserver 192.0.2.2\nsearch a.example b.example\n");
+        let d = DnsSettings {
+            daemon_dns: &daemon,
+            ..Default::default()
+        };
+        assert_eq!(
+            render_resolv_legacy(&host, &d, false),
+            "nameserver 192.0.2.2\nsearch a.example b.example\n"
+        );
         assert_eq!(resolver_upstreams(&host, &d), daemon);
     }
 }

@@ -38,7 +38,10 @@ pub fn bridge_mac() -> [u8; 6] {
 }
 
 pub fn format_mac(m: &[u8; 6]) -> String {
-    format!("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", m[0], m[1], m[2], m[3], m[4], m[5])
+    format!(
+        "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+        m[0], m[1], m[2], m[3], m[4], m[5]
+    )
 }
 
 pub fn parse_mac(s: &str) -> Option<[u8; 6]> {
@@ -62,19 +65,46 @@ pub fn veth_name(endpoint_id: &str) -> String {
 }
 
 const ADJECTIVES: &[&str] = &[
-    "admiring", "brave", "clever", "dazzling", "eager", "festive", "gallant", "happy", "inspiring", "jolly",
-    "keen", "loving", "modest", "nifty", "optimistic", "peaceful", "quirky", "relaxed", "serene", "trusting",
-    "upbeat", "vibrant", "wizardly", "youthful", "zealous",
+    "admiring",
+    "brave",
+    "clever",
+    "dazzling",
+    "eager",
+    "festive",
+    "gallant",
+    "happy",
+    "inspiring",
+    "jolly",
+    "keen",
+    "loving",
+    "modest",
+    "nifty",
+    "optimistic",
+    "peaceful",
+    "quirky",
+    "relaxed",
+    "serene",
+    "trusting",
+    "upbeat",
+    "vibrant",
+    "wizardly",
+    "youthful",
+    "zealous",
 ];
 const NAMES: &[&str] = &[
-    "babbage", "curie", "dijkstra", "euler", "feynman", "gauss", "hopper", "johnson", "knuth", "lovelace",
-    "meitner", "noether", "pascal", "ritchie", "shannon", "thompson", "turing", "wozniak", "yalow", "zuse",
+    "babbage", "curie", "dijkstra", "euler", "feynman", "gauss", "hopper", "johnson", "knuth",
+    "lovelace", "meitner", "noether", "pascal", "ritchie", "shannon", "thompson", "turing",
+    "wozniak", "yalow", "zuse",
 ];
 
 /// A Docker-style generated container name (`adjective_surname`).
 pub fn random_name() -> String {
     let mut r = rand::rng();
-    format!("{}_{}", ADJECTIVES[r.random_range(0..ADJECTIVES.len())], NAMES[r.random_range(0..NAMES.len())])
+    format!(
+        "{}_{}",
+        ADJECTIVES[r.random_range(0..ADJECTIVES.len())],
+        NAMES[r.random_range(0..NAMES.len())]
+    )
 }
 
 #[cfg(test)]

@@ -21,7 +21,11 @@ where
     if let Some((id, _)) = items.clone().find(|(id, _)| *id == reference) {
         return Lookup::Found(id);
     }
-    let by_name: Vec<&str> = items.clone().filter(|(_, n)| *n == reference).map(|(id, _)| id).collect();
+    let by_name: Vec<&str> = items
+        .clone()
+        .filter(|(_, n)| *n == reference)
+        .map(|(id, _)| id)
+        .collect();
     match by_name.len() {
         1 => return Lookup::Found(by_name[0]),
         n if n > 1 => return Lookup::AmbiguousName(n),
@@ -30,7 +34,10 @@ where
     if !reference.chars().all(|c| c.is_ascii_hexdigit()) {
         return Lookup::NotFound;
     }
-    let by_prefix: Vec<&str> = items.filter(|(id, _)| id.starts_with(reference)).map(|(id, _)| id).collect();
+    let by_prefix: Vec<&str> = items
+        .filter(|(id, _)| id.starts_with(reference))
+        .map(|(id, _)| id)
+        .collect();
     match by_prefix.len() {
         0 => Lookup::NotFound,
         1 => Lookup::Found(by_prefix[0]),
@@ -44,7 +51,13 @@ mod tests {
 
     #[test]
     fn order_of_rules() {
-        let items = [("abc123", "web"), ("abd456", "db"), ("ffff", "abc"), ("0001", "dup"), ("0002", "dup")];
+        let items = [
+            ("abc123", "web"),
+            ("abd456", "db"),
+            ("ffff", "abc"),
+            ("0001", "dup"),
+            ("0002", "dup"),
+        ];
         let it = || items.iter().map(|(a, b)| (*a, *b));
         assert_eq!(resolve("abc123", it()), Lookup::Found("abc123"));
         assert_eq!(resolve("web", it()), Lookup::Found("abc123"));

@@ -199,7 +199,10 @@ pub struct ContainerRecord {
 
 impl ContainerRecord {
     pub fn hostname(&self) -> String {
-        self.config.hostname.clone().unwrap_or_else(|| crate::ids::short(&self.id).to_string())
+        self.config
+            .hostname
+            .clone()
+            .unwrap_or_else(|| crate::ids::short(&self.id).to_string())
     }
 
     pub fn is_running(&self) -> bool {

@@ -45,7 +45,9 @@ pub fn valid_ifname(name: &str) -> bool {
         && name.len() <= 15
         && name != "."
         && name != ".."
-        && !name.chars().any(|c| c == '/' || c == ':' || c.is_whitespace())
+        && !name
+            .chars()
+            .any(|c| c == '/' || c == ':' || c.is_whitespace())
 }
 
 impl BridgeOptions {
@@ -73,17 +75,23 @@ impl BridgeOptions {
                 OPT_DEFAULT_BRIDGE => o.default_bridge = parse_bool(k, v)?,
                 OPT_HOST_BINDING => {
                     o.host_binding_ipv4 = v.parse().map_err(|_| {
-                        CoreError::BadRequest(format!("invalid value for option {k}: {v:?} is not an IPv4 address"))
+                        CoreError::BadRequest(format!(
+                            "invalid value for option {k}: {v:?} is not an IPv4 address"
+                        ))
                     })?
                 }
                 OPT_HOST_IPV4 => {
                     o.host_ipv4 = Some(v.parse().map_err(|_| {
-                        CoreError::BadRequest(format!("invalid value for option {k}: {v:?} is not an IPv4 address"))
+                        CoreError::BadRequest(format!(
+                            "invalid value for option {k}: {v:?} is not an IPv4 address"
+                        ))
                     })?)
                 }
                 OPT_MTU => {
                     let mtu: u32 = v.parse().map_err(|_| {
-                        CoreError::BadRequest(format!("invalid value for option {k}: {v:?} is not a number"))
+                        CoreError::BadRequest(format!(
+                            "invalid value for option {k}: {v:?} is not a number"
+                        ))
                     })?;
                     if !(68..=65535).contains(&mtu) {
                         return Err(CoreError::BadRequest(format!(
@@ -94,7 +102,9 @@ impl BridgeOptions {
                 }
                 OPT_IFACE_PREFIX => {
                     if v.is_empty() || v.len() > 10 || !valid_ifname(v) {
-                        return Err(CoreError::BadRequest(format!("invalid interface prefix {v:?}")));
+                        return Err(CoreError::BadRequest(format!(
+                            "invalid interface prefix {v:?}"
+                        )));
                     }
                     o.iface_prefix = v.clone();
                 }
@@ -111,7 +121,10 @@ mod tests {
     use super::*;
 
     fn m(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -125,7 +138,12 @@ mod tests {
     #[test]
     fn typed_values_and_errors() {
         let o = BridgeOptions::parse(
-            &m(&[(OPT_ICC, "false"), (OPT_MTU, "1400"), (OPT_BRIDGE_NAME, "mybr"), (OPT_IFACE_PREFIX, "net")]),
+            &m(&[
+                (OPT_ICC, "false"),
+                (OPT_MTU, "1400"),
+                (OPT_BRIDGE_NAME, "mybr"),
+                (OPT_IFACE_PREFIX, "net"),
+            ]),
             Some(1500),
         )
         .expect("parse");
@@ -135,6 +153,9 @@ mod tests {
         assert_eq!(o.iface_prefix, "net");
         assert!(BridgeOptions::parse(&m(&[(OPT_ICC, "maybe")]), None).is_err());
         assert!(BridgeOptions::parse(&m(&[(OPT_MTU, "12")]), None).is_err());
-        assert!(BridgeOptions::parse(&m(&[(OPT_BRIDGE_NAME, "a-very-long-bridge-name")]), None).is_err());
+        assert!(
+            BridgeOptions::parse(&m(&[(OPT_BRIDGE_NAME, "a-very-long-bridge-name")]), None)
+                .is_err()
+        );
     }
 }

@@ -36,13 +36,19 @@ impl BridgeDriver {
         if let Some(n) = &net.bridge_name {
             return Ok(n.clone());
         }
-        Ok(self.options(net)?.bridge_name.unwrap_or_else(|| format!("br-{}", short(&net.id))))
+        Ok(self
+            .options(net)?
+            .bridge_name
+            .unwrap_or_else(|| format!("br-{}", short(&net.id))))
     }
 
     fn gateway_addresses(net: &NetworkRecord) -> Vec<IpNet> {
         net.subnets
             .iter()
-            .filter_map(|s| s.gateway.and_then(|g| IpNet::new(g, s.subnet.prefix_len()).ok()))
+            .filter_map(|s| {
+                s.gateway
+                    .and_then(|g| IpNet::new(g, s.subnet.prefix_len()).ok())
+            })
             .collect()
     }
 
@@ -51,9 +57,17 @@ impl BridgeDriver {
         let opts = self.options(net)?;
         let (index, created) = match self.host.link_by_name(name).await.map_err(err)? {
             Some(l) if l.kind.as_deref() == Some("bridge") => (l.index, false),
-            Some(_) => return Err(DriverError(format!("device {name} exists and is not a bridge"))),
+            Some(_) => {
+                return Err(DriverError(format!(
+                    "device {name} exists and is not a bridge"
+                )))
+            }
             None => {
-                let idx = self.host.create_bridge(name, bridge_mac(), opts.mtu).await.map_err(err)?;
+                let idx = self
+                    .host
+                    .create_bridge(name, bridge_mac(), opts.mtu)
+                    .await
+                    .map_err(err)?;
                 (idx, true)
             }
         };
@@ -131,17 +145,36 @@ impl NetworkDriver for BridgeDriver {
         Ok(())
     }
 
-    async fn join(&self, net: &NetworkRecord, ep: &mut EndpointRecord, netns: &Path) -> DriverResult<JoinInfo> {
+    async fn join(
+        &self,
+        net: &NetworkRecord,
+        ep: &mut EndpointRecord,
+        netns: &Path,
+    ) -> DriverResult<JoinInfo> {
         let opts = self.options(net)?;
         let bridge = self.bridge_name(net)?;
-        let host_name = ep.host_ifname.clone().ok_or_else(|| DriverError("endpoint has no host interface name".into()))?;
-        if self.host.link_by_name(&host_name).await.map_err(err)?.is_none() {
+        let host_name = ep
+            .host_ifname
+            .clone()
+            .ok_or_else(|| DriverError("endpoint has no host interface name".into()))?;
+        if self
+            .host
+            .link_by_name(&host_name)
+            .await
+            .map_err(err)?
+            .is_none()
+        {
             let master = self
                 .host
                 .link_by_name(&bridge)
                 .await
                 .map_err(err)?
-                .ok_or_else(|| DriverError(format!("bridge {bridge} of network {} is missing", net.name)))?;
+                .ok_or_else(|| {
+                    DriverError(format!(
+                        "bridge {bridge} of network {} is missing",
+                        net.name
+                    ))
+                })?;
             self.host
                 .create_veth(&VethSpec {
                     host_name: &host_name,
@@ -160,7 +193,13 @@ impl NetworkDriver for BridgeDriver {
         })
     }
 
-    async fn leave(&self, _net: &NetworkRecord, ep: &EndpointRecord, netns: &Path, sandbox_going: bool) -> DriverResult<()> {
+    async fn leave(
+        &self,
+        _net: &NetworkRecord,
+        ep: &EndpointRecord,
+        netns: &Path,
+        sandbox_going: bool,
+    ) -> DriverResult<()> {
         if sandbox_going {
             // Deleting the namespace takes the veth with it, asynchronously and batched by the kernel.
             return Ok(());
@@ -181,21 +220,38 @@ impl NetworkDriver for BridgeDriver {
         Ok(())
     }
 
-    async fn remove_strays(&self, nets: &[&NetworkRecord], eps: &[&EndpointRecord]) -> DriverResult<Vec<String>> {
+    async fn remove_strays(
+        &self,
+        nets: &[&NetworkRecord],
+        eps: &[&EndpointRecord],
+    ) -> DriverResult<Vec<String>> {
         let links = self.host.list_links().await.map_err(err)?;
-        let bridges: Vec<String> =
-            nets.iter().filter(|n| n.driver == "bridge").filter_map(|n| self.bridge_name(n).ok()).collect();
-        let bridge_idx: Vec<u32> = links.iter().filter(|l| bridges.contains(&l.name)).map(|l| l.index).collect();
+        let bridges: Vec<String> = nets
+            .iter()
+            .filter(|n| n.driver == "bridge")
+            .filter_map(|n| self.bridge_name(n).ok())
+            .collect();
+        let bridge_idx: Vec<u32> = links
+            .iter()
+            .filter(|l| bridges.contains(&l.name))
+            .map(|l| l.index)
+            .collect();
         let mut removed = Vec::new();
         for l in &links {
-            let stray_bridge = is_cnm_bridge_name(&l.name) && l.kind.as_deref() == Some("bridge") && !bridges.contains(&l.name);
+            let stray_bridge = is_cnm_bridge_name(&l.name)
+                && l.kind.as_deref() == Some("bridge")
+                && !bridges.contains(&l.name);
             let stray_veth = is_cnm_veth_name(&l.name)
                 && l.master.map(|m| bridge_idx.contains(&m)).unwrap_or(false)
-                && !eps.iter().any(|e| e.host_ifname.as_deref() == Some(l.name.as_str()));
+                && !eps
+                    .iter()
+                    .any(|e| e.host_ifname.as_deref() == Some(l.name.as_str()));
             if stray_bridge || stray_veth {
                 match self.host.delete_link(l.index).await {
                     Ok(()) => removed.push(format!("link {}", l.name)),
-                    Err(e) => tracing::warn!(link = %l.name, error = %e, "could not remove stray link"),
+                    Err(e) => {
+                        tracing::warn!(link = %l.name, error = %e, "could not remove stray link")
+                    }
                 }
             }
         }

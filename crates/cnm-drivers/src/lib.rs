@@ -2,8 +2,8 @@
 //! layer (namespaces, addresses, routes inside them).
 
 pub mod bridge;
-pub mod simple;
 pub mod sandbox;
+pub mod simple;
 
 pub use bridge::BridgeDriver;
 pub use sandbox::LinuxSandboxOs;

@@ -36,10 +36,18 @@ impl SandboxOs for LinuxSandboxOs {
     }
 
     fn list(&self) -> Vec<String> {
-        netns::list(&self.dir).into_iter().filter(|n| n != "default").collect()
+        netns::list(&self.dir)
+            .into_iter()
+            .filter(|n| n != "default")
+            .collect()
     }
 
-    async fn configure(&self, key: &Path, iface: Option<&IfaceConfig>, gateways: &Gateways) -> DriverResult<()> {
+    async fn configure(
+        &self,
+        key: &Path,
+        iface: Option<&IfaceConfig>,
+        gateways: &Gateways,
+    ) -> DriverResult<()> {
         let no_v6 = iface.filter(|i| i.no_ipv6).map(|i| i.ifname.clone());
         let nl = Netlink::in_netns(key, move || {
             // Interfaces with only IPv4 get no IPv6 at all (CVE-2024-32473: no SLAAC/link-local surprises).
@@ -74,17 +82,23 @@ impl SandboxOs for LinuxSandboxOs {
         for (want, v6) in [(&gateways.v4, false), (&gateways.v6, true)] {
             match want {
                 Some((gw, ifname)) => {
-                    let link = nl
-                        .link_by_name(ifname)
-                        .await
-                        .map_err(err)?
-                        .ok_or_else(|| DriverError(format!("interface {ifname} missing in sandbox")))?;
-                    if !current.iter().any(|(g, o)| *g == Some(*gw) && *o == Some(link.index)) {
-                        nl.replace_default_route(*gw, link.index).await.map_err(err)?;
+                    let link = nl.link_by_name(ifname).await.map_err(err)?.ok_or_else(|| {
+                        DriverError(format!("interface {ifname} missing in sandbox"))
+                    })?;
+                    if !current
+                        .iter()
+                        .any(|(g, o)| *g == Some(*gw) && *o == Some(link.index))
+                    {
+                        nl.replace_default_route(*gw, link.index)
+                            .await
+                            .map_err(err)?;
                     }
                 }
                 None => {
-                    if current.iter().any(|(g, _)| g.map(|g| g.is_ipv6()) == Some(v6)) {
+                    if current
+                        .iter()
+                        .any(|(g, _)| g.map(|g| g.is_ipv6()) == Some(v6))
+                    {
                         nl.delete_default_route(v6).await.map_err(err)?;
                     }
                 }

@@ -22,7 +22,11 @@ macro_rules! interfaceless_driver {
             fn needs_sandbox_iface(&self) -> bool {
                 false
             }
-            fn validate(&self, _net: &NetworkRecord, _others: &[&NetworkRecord]) -> DriverResult<()> {
+            fn validate(
+                &self,
+                _net: &NetworkRecord,
+                _others: &[&NetworkRecord],
+            ) -> DriverResult<()> {
                 Ok(())
             }
             async fn create_network(&self, _net: &mut NetworkRecord) -> DriverResult<()> {
@@ -31,16 +35,31 @@ macro_rules! interfaceless_driver {
             async fn delete_network(&self, _net: &NetworkRecord) -> DriverResult<()> {
                 Ok(())
             }
-            async fn join(&self, _n: &NetworkRecord, _e: &mut EndpointRecord, _ns: &Path) -> DriverResult<JoinInfo> {
+            async fn join(
+                &self,
+                _n: &NetworkRecord,
+                _e: &mut EndpointRecord,
+                _ns: &Path,
+            ) -> DriverResult<JoinInfo> {
                 Ok(JoinInfo::default())
             }
-            async fn leave(&self, _n: &NetworkRecord, _e: &EndpointRecord, _ns: &Path, _g: bool) -> DriverResult<()> {
+            async fn leave(
+                &self,
+                _n: &NetworkRecord,
+                _e: &EndpointRecord,
+                _ns: &Path,
+                _g: bool,
+            ) -> DriverResult<()> {
                 Ok(())
             }
             async fn restore_network(&self, _net: &NetworkRecord) -> DriverResult<()> {
                 Ok(())
             }
-            async fn remove_strays(&self, _n: &[&NetworkRecord], _e: &[&EndpointRecord]) -> DriverResult<Vec<String>> {
+            async fn remove_strays(
+                &self,
+                _n: &[&NetworkRecord],
+                _e: &[&EndpointRecord],
+            ) -> DriverResult<Vec<String>> {
                 Ok(Vec::new())
             }
         }

@@ -11,7 +11,10 @@ pub enum LinuxError {
         source: io::Error,
     },
     #[error("{op}: {errno}")]
-    Errno { op: String, errno: nix::errno::Errno },
+    Errno {
+        op: String,
+        errno: nix::errno::Errno,
+    },
     #[error("{op}: {message}")]
     Netlink {
         op: String,
@@ -26,7 +29,10 @@ pub enum LinuxError {
 
 impl LinuxError {
     pub fn io(op: impl Into<String>, source: io::Error) -> Self {
-        LinuxError::Io { op: op.into(), source }
+        LinuxError::Io {
+            op: op.into(),
+            source,
+        }
     }
 
     pub fn errno(&self) -> Option<nix::errno::Errno> {
@@ -46,20 +52,28 @@ impl LinuxError {
     pub fn is_not_found(&self) -> bool {
         matches!(
             self.errno(),
-            Some(nix::errno::Errno::ENODEV) | Some(nix::errno::Errno::ENOENT) | Some(nix::errno::Errno::ESRCH)
+            Some(nix::errno::Errno::ENODEV)
+                | Some(nix::errno::Errno::ENOENT)
+                | Some(nix::errno::Errno::ESRCH)
         )
     }
 
     pub(crate) fn netlink(op: impl Into<String>, err: rtnetlink::Error) -> Self {
         let errno = match &err {
-            rtnetlink::Error::NetlinkError(m) => m.code.map(|c| nix::errno::Errno::from_raw(-c.get())),
+            rtnetlink::Error::NetlinkError(m) => {
+                m.code.map(|c| nix::errno::Errno::from_raw(-c.get()))
+            }
             _ => None,
         };
         let message = match errno {
             Some(e) => e.desc().to_string(),
             None => err.to_string(),
         };
-        LinuxError::Netlink { op: op.into(), message, errno }
+        LinuxError::Netlink {
+            op: op.into(),
+            message,
+            errno,
+        }
     }
 }
 

@@ -9,7 +9,9 @@ use std::path::Path;
 use futures::TryStreamExt;
 use ipnet::IpNet;
 use netlink_packet_route::address::AddressAttribute;
-use netlink_packet_route::link::{InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo as NlLinkInfo, LinkMessage};
+use netlink_packet_route::link::{
+    InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo as NlLinkInfo, LinkMessage,
+};
 use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteMessage};
 use netlink_packet_route::AddressFamily;
 use rtnetlink::{LinkBridge, LinkMessageBuilder, LinkUnspec, RouteMessageBuilder};
@@ -47,7 +49,8 @@ pub struct Netlink {
 impl Netlink {
     /// A socket in the calling thread's namespace (the daemon's host namespace).
     pub fn current() -> Result<Self> {
-        let (conn, handle, _) = rtnetlink::new_connection().map_err(|e| LinuxError::io("open netlink socket", e))?;
+        let (conn, handle, _) =
+            rtnetlink::new_connection().map_err(|e| LinuxError::io("open netlink socket", e))?;
         tokio::spawn(conn);
         Ok(Netlink { handle })
     }
@@ -62,7 +65,8 @@ impl Netlink {
         let (conn, handle) = NsThread::run(Some(path), move || {
             prepare()?;
             let _guard = rt.enter();
-            let (conn, handle, _) = rtnetlink::new_connection().map_err(|e| LinuxError::io("open netlink socket", e))?;
+            let (conn, handle, _) = rtnetlink::new_connection()
+                .map_err(|e| LinuxError::io("open netlink socket", e))?;
             Ok((conn, handle))
         })
         .await?;
@@ -71,7 +75,12 @@ impl Netlink {
     }
 
     pub async fn link_by_name(&self, name: &str) -> Result<Option<LinkInfo>> {
-        let mut stream = self.handle.link().get().match_name(name.to_string()).execute();
+        let mut stream = self
+            .handle
+            .link()
+            .get()
+            .match_name(name.to_string())
+            .execute();
         match stream.try_next().await {
             Ok(Some(msg)) => Ok(Some(link_info(&msg))),
             Ok(None) => Ok(None),
@@ -110,7 +119,10 @@ impl Netlink {
             .execute()
             .await
             .map_err(|e| LinuxError::netlink(format!("create bridge {name}"), e))?;
-        self.link_by_name(name).await?.map(|l| l.index).ok_or_else(|| LinuxError::NotFound(name.to_string()))
+        self.link_by_name(name)
+            .await?
+            .map(|l| l.index)
+            .ok_or_else(|| LinuxError::NotFound(name.to_string()))
     }
 
     /// Create a veth pair with the peer placed directly in another namespace, the host end optionally
@@ -129,7 +141,9 @@ impl Netlink {
         }
         let mut host = LinkMessageBuilder::<LinkUnspec>::new_with_info_kind(InfoKind::Veth)
             .name(spec.host_name.to_string())
-            .set_info_data(netlink_packet_route::link::InfoData::Veth(InfoVeth::Peer(peer.build())))
+            .set_info_data(netlink_packet_route::link::InfoData::Veth(InfoVeth::Peer(
+                peer.build(),
+            )))
             .up();
         if let Some(mtu) = spec.mtu {
             host = host.mtu(mtu);
@@ -175,7 +189,12 @@ impl Netlink {
 
     /// Add an address; an address that is already there is not an error.
     pub async fn add_address(&self, index: u32, addr: IpNet) -> Result<()> {
-        let res = self.handle.address().add(index, addr.addr(), addr.prefix_len()).execute().await;
+        let res = self
+            .handle
+            .address()
+            .add(index, addr.addr(), addr.prefix_len())
+            .execute()
+            .await;
         match res {
             Ok(()) => Ok(()),
             Err(e) => {
@@ -270,7 +289,10 @@ impl Netlink {
             Ok(()) => Ok(()),
             Err(e) => {
                 let err = LinuxError::netlink("delete default route", e);
-                if matches!(err.errno(), Some(nix::errno::Errno::ESRCH) | Some(nix::errno::Errno::ENOENT)) {
+                if matches!(
+                    err.errno(),
+                    Some(nix::errno::Errno::ESRCH) | Some(nix::errno::Errno::ENOENT)
+                ) {
                     Ok(())
                 } else {
                     Err(err)
@@ -331,7 +353,8 @@ fn default_route(gateway: IpAddr, oif: Option<u32>) -> RouteMessage {
                 b = b.output_interface(i);
             }
             let mut m = b.build();
-            m.attributes.push(RouteAttribute::Gateway(RouteAddress::Inet6(gw)));
+            m.attributes
+                .push(RouteAttribute::Gateway(RouteAddress::Inet6(gw)));
             m.header.address_family = AddressFamily::Inet6;
             m
         }

@@ -49,7 +49,8 @@ impl NsThread {
                 let _ = tx.send(res);
             })
             .map_err(|e| LinuxError::io("spawn namespace thread", e))?;
-        rx.await.map_err(|_| LinuxError::Thread("namespace thread panicked".into()))?
+        rx.await
+            .map_err(|_| LinuxError::Thread("namespace thread panicked".into()))?
     }
 }
 
@@ -67,9 +68,13 @@ pub fn enter(path: &Path) -> Result<()> {
 pub async fn create(path: &Path) -> Result<()> {
     let target = path.to_path_buf();
     NsThread::run(None, move || {
-        File::create(&target).map_err(|e| LinuxError::io(format!("create {}", target.display()), e))?;
+        File::create(&target)
+            .map_err(|e| LinuxError::io(format!("create {}", target.display()), e))?;
         let res = (|| {
-            unshare(CloneFlags::CLONE_NEWNET).map_err(|errno| LinuxError::Errno { op: "unshare(CLONE_NEWNET)".into(), errno })?;
+            unshare(CloneFlags::CLONE_NEWNET).map_err(|errno| LinuxError::Errno {
+                op: "unshare(CLONE_NEWNET)".into(),
+                errno,
+            })?;
             mount(
                 Some("/proc/thread-self/ns/net"),
                 &target,
@@ -77,7 +82,10 @@ pub async fn create(path: &Path) -> Result<()> {
                 MsFlags::MS_BIND,
                 None::<&str>,
             )
-            .map_err(|errno| LinuxError::Errno { op: format!("bind-mount netns on {}", target.display()), errno })
+            .map_err(|errno| LinuxError::Errno {
+                op: format!("bind-mount netns on {}", target.display()),
+                errno,
+            })
         })();
         if res.is_err() {
             let _ = std::fs::remove_file(&target);
@@ -92,7 +100,12 @@ pub async fn create(path: &Path) -> Result<()> {
 pub fn remove(path: &Path) -> Result<()> {
     match umount2(path, MntFlags::MNT_DETACH) {
         Ok(()) | Err(nix::errno::Errno::EINVAL) | Err(nix::errno::Errno::ENOENT) => {}
-        Err(errno) => return Err(LinuxError::Errno { op: format!("umount {}", path.display()), errno }),
+        Err(errno) => {
+            return Err(LinuxError::Errno {
+                op: format!("umount {}", path.display()),
+                errno,
+            })
+        }
     }
     match std::fs::remove_file(path) {
         Ok(()) => Ok(()),

@@ -35,5 +35,8 @@ pub fn ensure(key: &str, value: &str) -> Result<bool> {
 
 /// Sysctl of one interface (`net.ipv6.conf.<ifname>.disable_ipv6`), safe for names with dots.
 pub fn write_iface(family: &str, ifname: &str, leaf: &str, value: &str) -> Result<()> {
-    write_path(&format!("/proc/sys/net/{family}/conf/{ifname}/{leaf}"), value)
+    write_path(
+        &format!("/proc/sys/net/{family}/conf/{ifname}/{leaf}"),
+        value,
+    )
 }

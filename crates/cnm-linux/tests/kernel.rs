@@ -7,13 +7,19 @@ use std::path::PathBuf;
 use cnm_linux::{netns, Netlink, VethSpec};
 
 fn isolate() -> tempfile::TempDir {
-    assert!(nix::unistd::Uid::effective().is_root(), "kernel tests need root (run as root, e.g. in CI)");
+    assert!(
+        nix::unistd::Uid::effective().is_root(),
+        "kernel tests need root (run as root, e.g. in CI)"
+    );
     nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).expect("unshare netns");
     tempfile::tempdir().expect("tempdir")
 }
 
 fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime")
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
 }
 
 #[test]
@@ -24,7 +30,10 @@ fn veth_peer_is_created_inside_the_namespace() {
         let ns: PathBuf = dir.path().join("ns1");
         netns::create(&ns).await.expect("create netns");
         assert!(netns::is_bound(&ns));
-        let br = host.create_bridge("br-test", [2, 0x42, 1, 2, 3, 4], None).await.expect("bridge");
+        let br = host
+            .create_bridge("br-test", [2, 0x42, 1, 2, 3, 4], None)
+            .await
+            .expect("bridge");
         let idx = host
             .create_veth(&VethSpec {
                 host_name: "vethtest0",
@@ -36,14 +45,27 @@ fn veth_peer_is_created_inside_the_namespace() {
             })
             .await
             .expect("veth");
-        let host_end = host.link_by_name("vethtest0").await.expect("get").expect("host end exists");
+        let host_end = host
+            .link_by_name("vethtest0")
+            .await
+            .expect("get")
+            .expect("host end exists");
         assert_eq!(host_end.index, idx);
         assert_eq!(host_end.master, Some(br));
         assert_eq!(host_end.mtu, Some(1400));
-        let inside = Netlink::in_netns(&ns, || Ok(())).await.expect("netlink in ns");
-        let eth0 = inside.link_by_name("eth0").await.expect("get").expect("eth0 inside");
+        let inside = Netlink::in_netns(&ns, || Ok(()))
+            .await
+            .expect("netlink in ns");
+        let eth0 = inside
+            .link_by_name("eth0")
+            .await
+            .expect("get")
+            .expect("eth0 inside");
         assert_eq!(eth0.mac, Some([2, 0, 0, 0, 0, 9]));
-        assert!(host.link_by_name("eth0").await.expect("get").is_none(), "peer must not be in the host namespace");
+        assert!(
+            host.link_by_name("eth0").await.expect("get").is_none(),
+            "peer must not be in the host namespace"
+        );
         netns::remove(&ns).expect("remove");
         assert!(!ns.exists());
     });

@@ -53,7 +53,10 @@ pub enum StoreError {
 }
 
 fn db_err<E: std::fmt::Display>(op: &'static str) -> impl Fn(E) -> StoreError {
-    move |e| StoreError::Db { op, message: e.to_string() }
+    move |e| StoreError::Db {
+        op,
+        message: e.to_string(),
+    }
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -80,7 +83,10 @@ impl Batch {
     }
 
     pub fn put<T: Serialize>(&mut self, kind: Kind, key: &str, value: &T) -> Result<&mut Self> {
-        let bytes = serde_json::to_vec(&Envelope { v: RECORD_VERSION, data: value })?;
+        let bytes = serde_json::to_vec(&Envelope {
+            v: RECORD_VERSION,
+            data: value,
+        })?;
         self.ops.push((kind, key.to_string(), Some(bytes)));
         Ok(self)
     }
@@ -104,11 +110,17 @@ impl Store {
             Err(redb::DatabaseError::DatabaseAlreadyOpen) => {
                 return Err(StoreError::AlreadyOpen(dir.display().to_string()))
             }
-            Err(e) => return Err(StoreError::Db { op: "open", message: e.to_string() }),
+            Err(e) => {
+                return Err(StoreError::Db {
+                    op: "open",
+                    message: e.to_string(),
+                })
+            }
         };
         let tx = db.begin_write().map_err(db_err("begin"))?;
         for kind in Kind::ALL {
-            tx.open_table(kind.table()).map_err(db_err("create table"))?;
+            tx.open_table(kind.table())
+                .map_err(db_err("create table"))?;
         }
         tx.commit().map_err(db_err("commit"))?;
         Ok(Store { db })
@@ -124,7 +136,9 @@ impl Store {
                 let mut table = tx.open_table(kind.table()).map_err(db_err("open table"))?;
                 match value {
                     Some(bytes) => {
-                        table.insert(key.as_str(), bytes.as_slice()).map_err(db_err("insert"))?;
+                        table
+                            .insert(key.as_str(), bytes.as_slice())
+                            .map_err(db_err("insert"))?;
                     }
                     None => {
                         table.remove(key.as_str()).map_err(db_err("remove"))?;
@@ -169,7 +183,10 @@ impl Store {
         let mut root = serde_json::Map::new();
         for kind in Kind::ALL {
             let items: Vec<(String, serde_json::Value)> = self.list(kind)?;
-            root.insert(format!("{kind:?}").to_lowercase(), serde_json::Value::Object(items.into_iter().collect()));
+            root.insert(
+                format!("{kind:?}").to_lowercase(),
+                serde_json::Value::Object(items.into_iter().collect()),
+            );
         }
         Ok(serde_json::Value::Object(root))
     }
@@ -186,7 +203,11 @@ fn decode<T: DeserializeOwned>(kind: Kind, key: &str, bytes: &[u8]) -> Result<T>
         source,
     })?;
     if head.v > RECORD_VERSION {
-        return Err(StoreError::TooNew { kind, key: key.to_string(), found: head.v });
+        return Err(StoreError::TooNew {
+            kind,
+            key: key.to_string(),
+            found: head.v,
+        });
     }
     let env: Envelope<T> = serde_json::from_slice(bytes).map_err(|source| StoreError::Decode {
         kind,
@@ -210,16 +231,24 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Store::open(dir.path()).expect("open");
         let mut b = Batch::new();
-        b.put(Kind::Network, "n1", &Rec { name: "a".into() }).expect("put");
-        b.put(Kind::Endpoint, "e1", &Rec { name: "b".into() }).expect("put");
+        b.put(Kind::Network, "n1", &Rec { name: "a".into() })
+            .expect("put");
+        b.put(Kind::Endpoint, "e1", &Rec { name: "b".into() })
+            .expect("put");
         store.commit(b).expect("commit");
         let nets: Vec<(String, Rec)> = store.list(Kind::Network).expect("list");
         assert_eq!(nets, vec![("n1".to_string(), Rec { name: "a".into() })]);
         let mut b = Batch::new();
         b.delete(Kind::Network, "n1");
         store.commit(b).expect("commit");
-        assert!(store.get::<Rec>(Kind::Network, "n1").expect("get").is_none());
-        assert!(store.get::<Rec>(Kind::Endpoint, "e1").expect("get").is_some());
+        assert!(store
+            .get::<Rec>(Kind::Network, "n1")
+            .expect("get")
+            .is_none());
+        assert!(store
+            .get::<Rec>(Kind::Endpoint, "e1")
+            .expect("get")
+            .is_some());
     }
 
     #[test]
@@ -227,10 +256,15 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         {
             let store = Store::open(dir.path()).expect("open");
-            store.put(Kind::Container, "c", &Rec { name: "x".into() }).expect("put");
+            store
+                .put(Kind::Container, "c", &Rec { name: "x".into() })
+                .expect("put");
         }
         let store = Store::open(dir.path()).expect("reopen");
-        assert_eq!(store.get::<Rec>(Kind::Container, "c").expect("get"), Some(Rec { name: "x".into() }));
+        assert_eq!(
+            store.get::<Rec>(Kind::Container, "c").expect("get"),
+            Some(Rec { name: "x".into() })
+        );
     }
 
     #[test]
@@ -248,8 +282,15 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Store::open(dir.path()).expect("open");
         let mut b = Batch::new();
-        b.ops.push((Kind::Meta, "k".into(), Some(br#"{"v":99,"data":{"name":"x"}}"#.to_vec())));
+        b.ops.push((
+            Kind::Meta,
+            "k".into(),
+            Some(br#"{"v":99,"data":{"name":"x"}}"#.to_vec()),
+        ));
         store.commit(b).expect("commit");
-        assert!(matches!(store.get::<Rec>(Kind::Meta, "k"), Err(StoreError::TooNew { .. })));
+        assert!(matches!(
+            store.get::<Rec>(Kind::Meta, "k"),
+            Err(StoreError::TooNew { .. })
+        ));
     }
 }

@@ -47,9 +47,10 @@ fn report(out: &mut File, line: &str) {
 pub fn main(spec_path: &str) -> ! {
     // SAFETY: fd 1 is the report pipe the daemon gave us; we take ownership of it once, here.
     let mut out = unsafe { File::from_raw_fd(1) };
-    let spec: ShimSpec = match std::fs::read(spec_path).map_err(|e| e.to_string()).and_then(|b| {
-        serde_json::from_slice(&b).map_err(|e| e.to_string())
-    }) {
+    let spec: ShimSpec = match std::fs::read(spec_path)
+        .map_err(|e| e.to_string())
+        .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
+    {
         Ok(s) => s,
         Err(e) => {
             report(&mut out, &format!("err 125 bad shim spec: {e}"));
@@ -79,7 +80,11 @@ fn run_shim(spec: ShimSpec, mut out: File) -> ! {
         report(out, &format!("err {code} {msg}"));
         std::process::exit(1)
     };
-    let mut log = match std::fs::OpenOptions::new().create(true).append(true).open(&spec.log_path) {
+    let mut log = match std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&spec.log_path)
+    {
         Ok(f) => f,
         Err(e) => fail(&mut out, 125, format!("open log: {e}")),
     };
@@ -90,11 +95,16 @@ fn run_shim(spec: ShimSpec, mut out: File) -> ! {
         },
         None => None,
     };
-    let (Ok((out_r, out_w)), Ok((err_r, err_w)), Ok((exec_r, exec_w))) = (pipe_cloexec(), pipe_cloexec(), pipe_cloexec())
+    let (Ok((out_r, out_w)), Ok((err_r, err_w)), Ok((exec_r, exec_w))) =
+        (pipe_cloexec(), pipe_cloexec(), pipe_cloexec())
     else {
         fail(&mut out, 125, "pipe failed".into())
     };
-    let argv: Vec<CString> = spec.cmd.iter().filter_map(|a| CString::new(a.as_bytes()).ok()).collect();
+    let argv: Vec<CString> = spec
+        .cmd
+        .iter()
+        .filter_map(|a| CString::new(a.as_bytes()).ok())
+        .collect();
     let mut env: Vec<String> = spec.env.clone();
     if !env.iter().any(|e| e.starts_with("PATH=")) {
         env.insert(0, DEFAULT_PATH.to_string());
@@ -102,8 +112,15 @@ fn run_shim(spec: ShimSpec, mut out: File) -> ! {
     if !env.iter().any(|e| e.starts_with("HOSTNAME=")) {
         env.push(format!("HOSTNAME={}", spec.hostname));
     }
-    let envp: Vec<CString> = env.iter().filter_map(|e| CString::new(e.as_bytes()).ok()).collect();
-    let path_var = env.iter().find_map(|e| e.strip_prefix("PATH=")).unwrap_or("/usr/bin:/bin").to_string();
+    let envp: Vec<CString> = env
+        .iter()
+        .filter_map(|e| CString::new(e.as_bytes()).ok())
+        .collect();
+    let path_var = env
+        .iter()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or("/usr/bin:/bin")
+        .to_string();
     if argv.is_empty() {
         fail(&mut out, 125, "no command".into());
     }
@@ -134,10 +151,15 @@ fn run_shim(spec: ShimSpec, mut out: File) -> ! {
     let _ = File::from(exec_r).read_to_string(&mut exec_err);
     if !exec_err.is_empty() {
         let _ = waitpid(child, None);
-        let (code, msg) = exec_err.split_once(' ').unwrap_or(("125", exec_err.as_str()));
+        let (code, msg) = exec_err
+            .split_once(' ')
+            .unwrap_or(("125", exec_err.as_str()));
         fail(&mut out, code.parse().unwrap_or(125), msg.to_string());
     }
-    report(&mut out, &format!("ok {} {}", std::process::id(), child.as_raw()));
+    report(
+        &mut out,
+        &format!("ok {} {}", std::process::id(), child.as_raw()),
+    );
     drop(out);
     // Detach from the daemon's stdout/stderr for good.
     if let Ok(devnull) = File::options().read(true).write(true).open("/dev/null") {
@@ -165,23 +187,42 @@ fn run_shim(spec: ShimSpec, mut out: File) -> ! {
 }
 
 /// In the forked child: namespaces, mounts, hostname, stdio. Returns an error message on failure.
-fn enter_container(spec: &ShimSpec, netns: Option<&File>, out_fd: RawFd, err_fd: RawFd) -> Result<(), String> {
+fn enter_container(
+    spec: &ShimSpec,
+    netns: Option<&File>,
+    out_fd: RawFd,
+    err_fd: RawFd,
+) -> Result<(), String> {
     if let Some(ns) = netns {
         setns(ns, CloneFlags::CLONE_NEWNET).map_err(|e| format!("setns: {e}"))?;
     }
-    unshare(CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWUTS).map_err(|e| format!("unshare: {e}"))?;
-    mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
-        .map_err(|e| format!("make / private: {e}"))?;
+    unshare(CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWUTS)
+        .map_err(|e| format!("unshare: {e}"))?;
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .map_err(|e| format!("make / private: {e}"))?;
     for (src, dst) in &spec.bind_files {
         if !dst.exists() {
             continue;
         }
-        mount(Some(src.as_path()), dst.as_path(), None::<&str>, MsFlags::MS_BIND, None::<&str>)
-            .map_err(|e| format!("bind {} on {}: {e}", src.display(), dst.display()))?;
+        mount(
+            Some(src.as_path()),
+            dst.as_path(),
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .map_err(|e| format!("bind {} on {}: {e}", src.display(), dst.display()))?;
     }
     nix::unistd::sethostname(&spec.hostname).map_err(|e| format!("sethostname: {e}"))?;
     if !spec.working_dir.is_empty() {
-        std::env::set_current_dir(&spec.working_dir).map_err(|e| format!("chdir {}: {e}", spec.working_dir))?;
+        std::env::set_current_dir(&spec.working_dir)
+            .map_err(|e| format!("chdir {}: {e}", spec.working_dir))?;
     }
     // SAFETY: plain fd juggling in the single-threaded child before exec.
     unsafe {
@@ -201,18 +242,27 @@ fn exec_command(argv: &[CString], envp: &[CString], path_var: &str) -> (i32, Str
     let candidates: Vec<PathBuf> = if prog.contains('/') {
         vec![PathBuf::from(&prog)]
     } else {
-        path_var.split(':').filter(|d| !d.is_empty()).map(|d| PathBuf::from(d).join(&prog)).collect()
+        path_var
+            .split(':')
+            .filter(|d| !d.is_empty())
+            .map(|d| PathBuf::from(d).join(&prog))
+            .collect()
     };
     let mut last = nix::errno::Errno::ENOENT;
     for c in candidates {
-        let Ok(cpath) = CString::new(c.as_os_str().as_encoded_bytes()) else { continue };
+        let Ok(cpath) = CString::new(c.as_os_str().as_encoded_bytes()) else {
+            continue;
+        };
         let Err(e) = nix::unistd::execve(&cpath, argv, envp);
         if e != nix::errno::Errno::ENOENT || last == nix::errno::Errno::ENOENT {
             last = e;
         }
     }
     match last {
-        nix::errno::Errno::ENOENT => (127, format!("exec: \"{prog}\": executable file not found in $PATH")),
+        nix::errno::Errno::ENOENT => (
+            127,
+            format!("exec: \"{prog}\": executable file not found in $PATH"),
+        ),
         nix::errno::Errno::EACCES => (126, format!("exec: \"{prog}\": permission denied")),
         e => (126, format!("exec: \"{prog}\": {e}")),
     }

@@ -9,11 +9,14 @@ use cnm_store::{Batch, Kind};
 
 use super::{Controller, State};
 use crate::error::{CoreError, Result};
-use crate::files::{render_host_mode_hosts, render_hosts, render_resolv_internal, render_resolv_legacy, DnsSettings, ResolvConf};
+use crate::files::{
+    render_host_mode_hosts, render_hosts, render_resolv_internal, render_resolv_legacy,
+    DnsSettings, ResolvConf,
+};
 use crate::ids::{new_id, random_name, short};
 use crate::model::{
-    now_ns, ContainerConfig, ContainerRecord, EndpointRecord, EndpointRequest, NetworkMode, NetworkRecord, ProcessState,
-    RunState, SandboxRecord,
+    now_ns, ContainerConfig, ContainerRecord, EndpointRecord, EndpointRequest, NetworkMode,
+    NetworkRecord, ProcessState, RunState, SandboxRecord,
 };
 
 /// A validated-at-the-edge container create.
@@ -89,13 +92,27 @@ impl Controller {
                 }
             },
         };
-        let mode_text = if req.network_mode.is_empty() { "default".to_string() } else { req.network_mode.clone() };
-        let primary = if mode_text == "default" { "bridge".to_string() } else { mode_text.clone() };
+        let mode_text = if req.network_mode.is_empty() {
+            "default".to_string()
+        } else {
+            req.network_mode.clone()
+        };
+        let primary = if mode_text == "default" {
+            "bridge".to_string()
+        } else {
+            mode_text.clone()
+        };
         if primary.starts_with("container:") {
-            return Err(CoreError::BadRequest("network mode container:<id> is not supported yet".into()));
+            return Err(CoreError::BadRequest(
+                "network mode container:<id> is not supported yet".into(),
+            ));
         }
         let primary_id = st.resolve_network(&primary)?;
-        let primary_rec = st.networks.get(&primary_id).map(|n| n.rec.clone()).ok_or_else(|| CoreError::network_not_found(&primary))?;
+        let primary_rec = st
+            .networks
+            .get(&primary_id)
+            .map(|n| n.rec.clone())
+            .ok_or_else(|| CoreError::network_not_found(&primary))?;
         let mode = match primary_rec.driver.as_str() {
             "host" => NetworkMode::Host,
             "null" => NetworkMode::None,
@@ -117,10 +134,18 @@ impl Controller {
             if mode != NetworkMode::Networks {
                 return Err(CoreError::BadRequest(format!(
                     "Container cannot be connected to network endpoints: {}",
-                    req.networks.iter().map(|(r, _)| r.as_str()).collect::<Vec<_>>().join(", ")
+                    req.networks
+                        .iter()
+                        .map(|(r, _)| r.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )));
             }
-            let drv = st.networks.get(&id).map(|n| n.rec.driver.clone()).unwrap_or_default();
+            let drv = st
+                .networks
+                .get(&id)
+                .map(|n| n.rec.driver.clone())
+                .unwrap_or_default();
             if drv == "host" || drv == "null" {
                 return Err(CoreError::BadRequest(format!(
                     "Container cannot be connected to network endpoints: {primary}, {r}"
@@ -129,7 +154,9 @@ impl Controller {
             networks.push((id, q.clone()));
         }
         for (id, q) in &networks {
-            let Some(n) = st.networks.get(id) else { continue };
+            let Some(n) = st.networks.get(id) else {
+                continue;
+            };
             if (q.ipv4.is_some() || q.ipv6.is_some()) && !n.rec.has_user_subnet() {
                 return Err(CoreError::BadRequest(if n.rec.predefined {
                     "user specified IP address is supported on user defined networks only".into()
@@ -138,7 +165,9 @@ impl Controller {
                 }));
             }
             if !q.aliases.is_empty() && n.rec.predefined {
-                return Err(CoreError::BadRequest("network-scoped aliases are only supported for user-defined networks".into()));
+                return Err(CoreError::BadRequest(
+                    "network-scoped aliases are only supported for user-defined networks".into(),
+                ));
             }
         }
         let rec = ContainerRecord {
@@ -185,7 +214,11 @@ impl Controller {
     pub async fn prepare_start(&self, reference: &str) -> Result<StartedSandbox> {
         let mut st = self.state.lock().await;
         let id = st.resolve_container(reference)?;
-        let mut ctr = st.containers.get(&id).cloned().ok_or_else(|| CoreError::container_not_found(reference))?;
+        let mut ctr = st
+            .containers
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| CoreError::container_not_found(reference))?;
         if ctr.is_running() || ctr.sandbox.is_some() {
             return Err(CoreError::NotModified("container already started".into()));
         }
@@ -203,7 +236,10 @@ impl Controller {
             gw6_endpoint: None,
         };
         if ctr.config.mode != NetworkMode::Host {
-            self.os.create(&key).await.map_err(|e| CoreError::Driver(e.0))?;
+            self.os
+                .create(&key)
+                .await
+                .map_err(|e| CoreError::Driver(e.0))?;
         }
         let res = self.build_sandbox(&mut st, &mut ctr, &mut sb).await;
         if let Err(e) = res {
@@ -243,7 +279,16 @@ impl Controller {
         for e in &sb.endpoints {
             if let Some(ep) = st.endpoints.get(e) {
                 if let Some(n) = st.networks.get(&ep.network_id) {
-                    self.emit("network", "connect", &n.rec.id, &[("container", &ctr.id), ("name", &n.rec.name), ("type", &n.rec.driver)]);
+                    self.emit(
+                        "network",
+                        "connect",
+                        &n.rec.id,
+                        &[
+                            ("container", &ctr.id),
+                            ("name", &n.rec.name),
+                            ("type", &n.rec.driver),
+                        ],
+                    );
                 }
             }
         }
@@ -259,7 +304,12 @@ impl Controller {
         }
     }
 
-    async fn build_sandbox(&self, st: &mut State, ctr: &mut ContainerRecord, sb: &mut SandboxRecord) -> Result<()> {
+    async fn build_sandbox(
+        &self,
+        st: &mut State,
+        ctr: &mut ContainerRecord,
+        sb: &mut SandboxRecord,
+    ) -> Result<()> {
         let nets = ctr.config.networks.clone();
         for (net_id, req) in &nets {
             self.attach(st, ctr, sb, net_id, req).await?;
@@ -270,9 +320,15 @@ impl Controller {
     }
 
     /// Write hosts, resolv.conf and hostname for a container (also after connect/disconnect).
-    pub(crate) fn write_files(&self, st: &State, ctr: &ContainerRecord, sb: &SandboxRecord) -> Result<()> {
+    pub(crate) fn write_files(
+        &self,
+        st: &State,
+        ctr: &ContainerRecord,
+        sb: &SandboxRecord,
+    ) -> Result<()> {
         let dir = self.cfg.container_dir(&ctr.id);
-        std::fs::create_dir_all(&dir).map_err(|e| CoreError::Internal(format!("create {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| CoreError::Internal(format!("create {}: {e}", dir.display())))?;
         let hostname = self.hostname_of(ctr);
         let eps: Vec<(&EndpointRecord, &NetworkRecord)> = sb
             .endpoints
@@ -290,9 +346,16 @@ impl Controller {
                 .flatten()
                 .map(|n| n.addr())
                 .collect();
-            render_hosts(&ctr.config.extra_hosts, &own, &hostname, &ctr.config.domainname)
+            render_hosts(
+                &ctr.config.extra_hosts,
+                &own,
+                &hostname,
+                &ctr.config.domainname,
+            )
         };
-        let host_rc = ResolvConf::parse(&std::fs::read_to_string(self.host_resolv_path()).unwrap_or_default());
+        let host_rc = ResolvConf::parse(
+            &std::fs::read_to_string(self.host_resolv_path()).unwrap_or_default(),
+        );
         let dns = DnsSettings {
             container_dns: &ctr.config.dns,
             container_search: &ctr.config.dns_search,
@@ -326,12 +389,30 @@ impl Controller {
         main.clone()
     }
 
-    pub(crate) async fn teardown_endpoints(&self, st: &mut State, sb: &mut SandboxRecord, going: bool) {
-        let eps: Vec<EndpointRecord> = sb.endpoints.iter().filter_map(|e| st.endpoints.get(e).cloned()).collect();
+    pub(crate) async fn teardown_endpoints(
+        &self,
+        st: &mut State,
+        sb: &mut SandboxRecord,
+        going: bool,
+    ) {
+        let eps: Vec<EndpointRecord> = sb
+            .endpoints
+            .iter()
+            .filter_map(|e| st.endpoints.get(e).cloned())
+            .collect();
         for ep in eps.iter().rev() {
             self.detach(st, ep, Path::new(&sb.key), going).await;
             if let Some(n) = st.networks.get(&ep.network_id) {
-                self.emit("network", "disconnect", &n.rec.id, &[("container", &ep.container_id), ("name", &n.rec.name), ("type", &n.rec.driver)]);
+                self.emit(
+                    "network",
+                    "disconnect",
+                    &n.rec.id,
+                    &[
+                        ("container", &ep.container_id),
+                        ("name", &n.rec.name),
+                        ("type", &n.rec.driver),
+                    ],
+                );
             }
         }
         sb.endpoints.clear();
@@ -340,7 +421,10 @@ impl Controller {
     /// The process of a prepared container is running.
     pub async fn set_running(&self, id: &str, pid: u32, shim_pid: u32) -> Result<()> {
         let mut st = self.state.lock().await;
-        let ctr = st.containers.get_mut(id).ok_or_else(|| CoreError::container_not_found(id))?;
+        let ctr = st
+            .containers
+            .get_mut(id)
+            .ok_or_else(|| CoreError::container_not_found(id))?;
         ctr.process = ProcessState {
             state: RunState::Running,
             pid,
@@ -357,7 +441,9 @@ impl Controller {
 
     /// The process could not be started: undo the sandbox and remember why.
     pub async fn start_failed(&self, id: &str, error: &str, exit_code: i32) -> Result<()> {
-        self.finish(id, exit_code, error, RunState::Created).await.map(|_| ())
+        self.finish(id, exit_code, error, RunState::Created)
+            .await
+            .map(|_| ())
     }
 
     /// The process exited (seen by the supervisor). Returns true when the container was auto-removed.
@@ -389,7 +475,12 @@ impl Controller {
         }
         self.store.commit(batch)?;
         if state == RunState::Exited {
-            self.emit("container", "die", id, &[("name", &ctr.name), ("exitCode", &exit_code.to_string())]);
+            self.emit(
+                "container",
+                "die",
+                id,
+                &[("name", &ctr.name), ("exitCode", &exit_code.to_string())],
+            );
         }
         if removed {
             st.containers.remove(id);
@@ -403,7 +494,9 @@ impl Controller {
 
     /// Leave every endpoint and drop the namespace; returns the removed endpoint ids.
     async fn drop_sandbox(&self, st: &mut State, ctr: &mut ContainerRecord) -> Vec<String> {
-        let Some(mut sb) = ctr.sandbox.take() else { return Vec::new() };
+        let Some(mut sb) = ctr.sandbox.take() else {
+            return Vec::new();
+        };
         let ids = sb.endpoints.clone();
         self.teardown_endpoints(st, &mut sb, true).await;
         if ctr.config.mode != NetworkMode::Host {
@@ -446,11 +539,20 @@ impl Controller {
         let mut st = self.state.lock().await;
         let net_id = st.resolve_network(net_ref)?;
         let id = st.resolve_container(ctr_ref)?;
-        let mut ctr = st.containers.get(&id).cloned().ok_or_else(|| CoreError::container_not_found(ctr_ref))?;
-        let net = st.networks.get(&net_id).map(|n| n.rec.clone()).ok_or_else(|| CoreError::network_not_found(net_ref))?;
+        let mut ctr = st
+            .containers
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| CoreError::container_not_found(ctr_ref))?;
+        let net = st
+            .networks
+            .get(&net_id)
+            .map(|n| n.rec.clone())
+            .ok_or_else(|| CoreError::network_not_found(net_ref))?;
         if net.driver == "host" || ctr.config.mode == NetworkMode::Host {
             return Err(CoreError::BadRequest(if net.driver == "host" {
-                "container cannot be disconnected from host network or connected to host network".into()
+                "container cannot be disconnected from host network or connected to host network"
+                    .into()
             } else {
                 "container sharing network namespace with another container or host cannot be connected to any other network".into()
             }));
@@ -466,7 +568,9 @@ impl Controller {
             ));
         }
         if !req.aliases.is_empty() && net.predefined {
-            return Err(CoreError::BadRequest("network-scoped aliases are only supported for user-defined networks".into()));
+            return Err(CoreError::BadRequest(
+                "network-scoped aliases are only supported for user-defined networks".into(),
+            ));
         }
         if ctr.config.networks.iter().any(|(n, _)| *n == net_id) {
             return Err(CoreError::Forbidden(format!(
@@ -500,7 +604,16 @@ impl Controller {
             batch.put(Kind::Container, &ctr.id, &ctr)?;
             self.store.commit(batch)?;
         }
-        self.emit("network", "connect", &net_id, &[("container", &ctr.id), ("name", &net.name), ("type", &net.driver)]);
+        self.emit(
+            "network",
+            "connect",
+            &net_id,
+            &[
+                ("container", &ctr.id),
+                ("name", &net.name),
+                ("type", &net.driver),
+            ],
+        );
         st.containers.insert(ctr.id.clone(), ctr);
         Ok(())
     }
@@ -509,14 +622,22 @@ impl Controller {
     pub async fn disconnect(&self, net_ref: &str, ctr_ref: &str, force: bool) -> Result<()> {
         let mut st = self.state.lock().await;
         let net_id = st.resolve_network(net_ref)?;
-        let net = st.networks.get(&net_id).map(|n| n.rec.clone()).ok_or_else(|| CoreError::network_not_found(net_ref))?;
+        let net = st
+            .networks
+            .get(&net_id)
+            .map(|n| n.rec.clone())
+            .ok_or_else(|| CoreError::network_not_found(net_ref))?;
         let id = match st.resolve_container(ctr_ref) {
             Ok(id) => id,
             Err(e) => {
                 // A forced disconnect of an unknown container cleans a dangling endpoint by name.
                 if force {
-                    let stale: Vec<EndpointRecord> =
-                        st.endpoints.values().filter(|e| e.network_id == net_id && e.name == ctr_ref).cloned().collect();
+                    let stale: Vec<EndpointRecord> = st
+                        .endpoints
+                        .values()
+                        .filter(|e| e.network_id == net_id && e.name == ctr_ref)
+                        .cloned()
+                        .collect();
                     if !stale.is_empty() {
                         let mut batch = Batch::new();
                         for ep in &stale {
@@ -531,14 +652,22 @@ impl Controller {
                 return Err(e);
             }
         };
-        let mut ctr = st.containers.get(&id).cloned().ok_or_else(|| CoreError::container_not_found(ctr_ref))?;
+        let mut ctr = st
+            .containers
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| CoreError::container_not_found(ctr_ref))?;
         if net.driver == "host" {
             return Err(CoreError::BadRequest(
-                "container cannot be disconnected from host network or connected to host network".into(),
+                "container cannot be disconnected from host network or connected to host network"
+                    .into(),
             ));
         }
         if !ctr.config.networks.iter().any(|(n, _)| *n == net_id) {
-            return Err(CoreError::Internal(format!("container {} is not connected to network {}", ctr.id, net.name)));
+            return Err(CoreError::Internal(format!(
+                "container {} is not connected to network {}",
+                ctr.id, net.name
+            )));
         }
         let mut batch = Batch::new();
         if let Some(mut sb) = ctr.sandbox.clone() {
@@ -564,29 +693,50 @@ impl Controller {
         }
         batch.put(Kind::Container, &ctr.id, &ctr)?;
         self.store.commit(batch)?;
-        self.emit("network", "disconnect", &net_id, &[("container", &ctr.id), ("name", &net.name), ("type", &net.driver)]);
+        self.emit(
+            "network",
+            "disconnect",
+            &net_id,
+            &[
+                ("container", &ctr.id),
+                ("name", &net.name),
+                ("type", &net.driver),
+            ],
+        );
         st.containers.insert(ctr.id.clone(), ctr);
         Ok(())
     }
 
     /// A container with its endpoints (and their networks).
-    pub async fn container(&self, reference: &str) -> Result<(ContainerRecord, Vec<(EndpointRecord, NetworkRecord)>)> {
+    pub async fn container(
+        &self,
+        reference: &str,
+    ) -> Result<(ContainerRecord, Vec<(EndpointRecord, NetworkRecord)>)> {
         let st = self.state.lock().await;
         let id = st.resolve_container(reference)?;
-        let ctr = st.containers.get(&id).cloned().ok_or_else(|| CoreError::container_not_found(reference))?;
+        let ctr = st
+            .containers
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| CoreError::container_not_found(reference))?;
         let eps = endpoints_of(&st, &ctr);
         Ok((ctr, eps))
     }
 
     pub async fn containers(&self) -> Vec<(ContainerRecord, Vec<(EndpointRecord, NetworkRecord)>)> {
         let st = self.state.lock().await;
-        st.containers.values().map(|c| (c.clone(), endpoints_of(&st, c))).collect()
+        st.containers
+            .values()
+            .map(|c| (c.clone(), endpoints_of(&st, c)))
+            .collect()
     }
 
     /// Network records of a container's configured networks (for stopped containers' inspect).
     pub async fn network_records(&self, ids: &[String]) -> Vec<NetworkRecord> {
         let st = self.state.lock().await;
-        ids.iter().filter_map(|i| st.networks.get(i).map(|n| n.rec.clone())).collect()
+        ids.iter()
+            .filter_map(|i| st.networks.get(i).map(|n| n.rec.clone()))
+            .collect()
     }
 }
 
@@ -597,23 +747,32 @@ fn endpoints_of(st: &State, ctr: &ContainerRecord) -> Vec<(EndpointRecord, Netwo
             sb.endpoints
                 .iter()
                 .filter_map(|e| st.endpoints.get(e))
-                .filter_map(|ep| st.networks.get(&ep.network_id).map(|n| (ep.clone(), n.rec.clone())))
+                .filter_map(|ep| {
+                    st.networks
+                        .get(&ep.network_id)
+                        .map(|n| (ep.clone(), n.rec.clone()))
+                })
                 .collect()
         })
         .unwrap_or_default()
 }
 
 fn nix_hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname").map(|s| s.trim().to_string()).unwrap_or_default()
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
 }
 
 /// Replace a file's content. An existing file is rewritten in place: running containers see it through a
 /// bind mount of that very inode, which a rename would leave behind.
 fn write_atomic(path: &Path, content: &str) -> Result<()> {
     if path.exists() {
-        return std::fs::write(path, content).map_err(|e| CoreError::Internal(format!("write {}: {e}", path.display())));
+        return std::fs::write(path, content)
+            .map_err(|e| CoreError::Internal(format!("write {}: {e}", path.display())));
     }
     let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, content).map_err(|e| CoreError::Internal(format!("write {}: {e}", tmp.display())))?;
-    std::fs::rename(&tmp, path).map_err(|e| CoreError::Internal(format!("rename {}: {e}", path.display())))
+    std::fs::write(&tmp, content)
+        .map_err(|e| CoreError::Internal(format!("write {}: {e}", tmp.display())))?;
+    std::fs::rename(&tmp, path)
+        .map_err(|e| CoreError::Internal(format!("rename {}: {e}", path.display())))
 }

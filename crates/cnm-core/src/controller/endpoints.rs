@@ -10,7 +10,9 @@ use super::{Controller, State};
 use crate::driver::{Gateways, IfaceConfig};
 use crate::error::{CoreError, Result};
 use crate::ids::{new_id, random_mac, veth_name};
-use crate::model::{ContainerRecord, EndpointRecord, EndpointRequest, NetworkRecord, SandboxRecord};
+use crate::model::{
+    ContainerRecord, EndpointRecord, EndpointRequest, NetworkRecord, SandboxRecord,
+};
 use crate::options::BridgeOptions;
 
 fn prefix_net(ip: IpAddr, subnet: &IpNet) -> IpNet {
@@ -24,7 +26,10 @@ impl State {
         net_id: &str,
         req: &EndpointRequest,
     ) -> Result<(Option<IpNet>, Option<IpNet>)> {
-        let net = self.networks.get_mut(net_id).ok_or_else(|| CoreError::network_not_found(net_id))?;
+        let net = self
+            .networks
+            .get_mut(net_id)
+            .ok_or_else(|| CoreError::network_not_found(net_id))?;
         if (req.ipv4.is_some() || req.ipv6.is_some()) && !net.rec.has_user_subnet() {
             return Err(CoreError::BadRequest(
                 "user specified IP address is supported only when connecting to networks with user configured subnets"
@@ -53,7 +58,10 @@ impl State {
                 }
                 let got = match want {
                     Some(ip) => {
-                        let Some(&i) = idxs.iter().find(|&&i| net.rec.subnets[i].subnet.contains(&ip)) else {
+                        let Some(&i) = idxs
+                            .iter()
+                            .find(|&&i| net.rec.subnets[i].subnet.contains(&ip))
+                        else {
                             return Err(CoreError::Internal(format!(
                                 "Invalid address {ip}: It does not belong to any of this network's subnets"
                             )));
@@ -105,7 +113,9 @@ impl State {
     }
 
     pub(crate) fn release_addresses(&mut self, ep: &EndpointRecord) {
-        let Some(net) = self.networks.get_mut(&ep.network_id) else { return };
+        let Some(net) = self.networks.get_mut(&ep.network_id) else {
+            return;
+        };
         for addr in [ep.ipv4, ep.ipv6].into_iter().flatten() {
             for (i, s) in net.rec.subnets.iter().enumerate() {
                 if s.subnet.contains(&addr.addr()) {
@@ -117,7 +127,10 @@ impl State {
 
     /// Docker's rule for the default route: highest gw-priority, then network name, among endpoints of
     /// non-internal networks that have a gateway of that family.
-    pub(crate) fn select_gateways(&self, sandbox: &SandboxRecord) -> (Gateways, Option<String>, Option<String>) {
+    pub(crate) fn select_gateways(
+        &self,
+        sandbox: &SandboxRecord,
+    ) -> (Gateways, Option<String>, Option<String>) {
         let mut cands: Vec<(&EndpointRecord, &NetworkRecord)> = sandbox
             .endpoints
             .iter()
@@ -125,7 +138,11 @@ impl State {
             .filter_map(|ep| self.networks.get(&ep.network_id).map(|n| (ep, &n.rec)))
             .filter(|(ep, n)| !n.internal && !ep.ifname.is_empty())
             .collect();
-        cands.sort_by(|a, b| b.0.gw_priority.cmp(&a.0.gw_priority).then_with(|| a.1.name.cmp(&b.1.name)));
+        cands.sort_by(|a, b| {
+            b.0.gw_priority
+                .cmp(&a.0.gw_priority)
+                .then_with(|| a.1.name.cmp(&b.1.name))
+        });
         let mut gws = Gateways::default();
         let (mut e4, mut e6) = (None, None);
         for (ep, n) in &cands {
@@ -156,8 +173,18 @@ impl Controller {
         net_id: &str,
         req: &EndpointRequest,
     ) -> Result<EndpointRecord> {
-        let net = st.networks.get(net_id).ok_or_else(|| CoreError::network_not_found(net_id))?.rec.clone();
-        if sandbox.endpoints.iter().filter_map(|e| st.endpoints.get(e)).any(|e| e.network_id == net.id) {
+        let net = st
+            .networks
+            .get(net_id)
+            .ok_or_else(|| CoreError::network_not_found(net_id))?
+            .rec
+            .clone();
+        if sandbox
+            .endpoints
+            .iter()
+            .filter_map(|e| st.endpoints.get(e))
+            .any(|e| e.network_id == net.id)
+        {
             return Err(CoreError::Forbidden(format!(
                 "endpoint with name {} already exists in network {}",
                 ctr.name, net.name
@@ -168,7 +195,9 @@ impl Controller {
         let id = new_id();
         let with_iface = driver.needs_sandbox_iface();
         let prefix = if net.driver == "bridge" {
-            BridgeOptions::parse(&net.options, self.cfg.mtu).map(|o| o.iface_prefix).unwrap_or_else(|_| "eth".into())
+            BridgeOptions::parse(&net.options, self.cfg.mtu)
+                .map(|o| o.iface_prefix)
+                .unwrap_or_else(|_| "eth".into())
         } else {
             "eth".into()
         };
@@ -177,9 +206,21 @@ impl Controller {
             network_id: net.id.clone(),
             container_id: ctr.id.clone(),
             name: ctr.name.clone(),
-            ifname: if with_iface { format!("{prefix}{}", sandbox.next_iface) } else { String::new() },
-            host_ifname: if with_iface { Some(veth_name(&id)) } else { None },
-            mac: if with_iface { Some(req.mac.unwrap_or_else(random_mac)) } else { None },
+            ifname: if with_iface {
+                format!("{prefix}{}", sandbox.next_iface)
+            } else {
+                String::new()
+            },
+            host_ifname: if with_iface {
+                Some(veth_name(&id))
+            } else {
+                None
+            },
+            mac: if with_iface {
+                Some(req.mac.unwrap_or_else(random_mac))
+            } else {
+                None
+            },
             ipv4,
             ipv6,
             static_ipv4: req.ipv4,
@@ -205,15 +246,27 @@ impl Controller {
     }
 
     /// Driver join plus addresses; used by attach and by restore (both steps are idempotent).
-    pub(crate) async fn plumb(&self, net: &NetworkRecord, ep: &mut EndpointRecord, key: &Path) -> Result<()> {
+    pub(crate) async fn plumb(
+        &self,
+        net: &NetworkRecord,
+        ep: &mut EndpointRecord,
+        key: &Path,
+    ) -> Result<()> {
         let driver = self.driver(&net.driver)?;
-        driver.join(net, ep, key).await.map_err(|e| CoreError::Driver(e.0))?;
+        driver
+            .join(net, ep, key)
+            .await
+            .map_err(|e| CoreError::Driver(e.0))?;
         let iface = IfaceConfig {
             ifname: ep.ifname.clone(),
             addresses: [ep.ipv4, ep.ipv6].into_iter().flatten().collect(),
             no_ipv6: ep.ipv6.is_none(),
         };
-        if let Err(e) = self.os.configure(key, Some(&iface), &Gateways::default()).await {
+        if let Err(e) = self
+            .os
+            .configure(key, Some(&iface), &Gateways::default())
+            .await
+        {
             let _ = driver.leave(net, ep, key, false).await;
             return Err(CoreError::Driver(e.0));
         }
@@ -221,7 +274,13 @@ impl Controller {
     }
 
     /// Detach an endpoint: remove its interface unless the whole sandbox goes, free its addresses.
-    pub(crate) async fn detach(&self, st: &mut State, ep: &EndpointRecord, key: &Path, sandbox_going: bool) {
+    pub(crate) async fn detach(
+        &self,
+        st: &mut State,
+        ep: &EndpointRecord,
+        key: &Path,
+        sandbox_going: bool,
+    ) {
         if let Some(net) = st.networks.get(&ep.network_id).map(|n| n.rec.clone()) {
             if let Ok(driver) = self.driver(&net.driver) {
                 if let Err(e) = driver.leave(&net, ep, key, sandbox_going).await {
@@ -234,12 +293,19 @@ impl Controller {
     }
 
     /// Point the sandbox's default routes at the selected gateway endpoints.
-    pub(crate) async fn apply_gateways(&self, st: &State, sandbox: &mut SandboxRecord) -> Result<()> {
+    pub(crate) async fn apply_gateways(
+        &self,
+        st: &State,
+        sandbox: &mut SandboxRecord,
+    ) -> Result<()> {
         let (gws, e4, e6) = st.select_gateways(sandbox);
         if sandbox.key.ends_with("/default") {
             return Ok(());
         }
-        self.os.configure(Path::new(&sandbox.key), None, &gws).await.map_err(|e| CoreError::Driver(e.0))?;
+        self.os
+            .configure(Path::new(&sandbox.key), None, &gws)
+            .await
+            .map_err(|e| CoreError::Driver(e.0))?;
         sandbox.gw4_endpoint = e4;
         sandbox.gw6_endpoint = e6;
         Ok(())

@@ -95,12 +95,21 @@ impl Controller {
         self.events.subscribe()
     }
 
-    pub(crate) fn emit(&self, kind: &'static str, action: &'static str, id: &str, attributes: &[(&str, &str)]) {
+    pub(crate) fn emit(
+        &self,
+        kind: &'static str,
+        action: &'static str,
+        id: &str,
+        attributes: &[(&str, &str)],
+    ) {
         let _ = self.events.send(Event {
             kind,
             action,
             id: id.to_string(),
-            attributes: attributes.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            attributes: attributes
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             time_ns: crate::model::now_ns(),
         });
     }
@@ -124,7 +133,10 @@ impl Controller {
 
 impl State {
     pub(crate) fn resolve_network(&self, reference: &str) -> Result<String> {
-        let items = self.networks.values().map(|n| (n.rec.id.as_str(), n.rec.name.as_str()));
+        let items = self
+            .networks
+            .values()
+            .map(|n| (n.rec.id.as_str(), n.rec.name.as_str()));
         match resolve(reference, items) {
             Lookup::Found(id) => Ok(id.to_string()),
             Lookup::NotFound => Err(CoreError::network_not_found(reference)),
@@ -139,10 +151,15 @@ impl State {
 
     pub(crate) fn resolve_container(&self, reference: &str) -> Result<String> {
         let reference = reference.strip_prefix('/').unwrap_or(reference);
-        let items = self.containers.values().map(|c| (c.id.as_str(), c.name.as_str()));
+        let items = self
+            .containers
+            .values()
+            .map(|c| (c.id.as_str(), c.name.as_str()));
         match resolve(reference, items) {
             Lookup::Found(id) => Ok(id.to_string()),
-            Lookup::NotFound | Lookup::AmbiguousName(_) => Err(CoreError::container_not_found(reference)),
+            Lookup::NotFound | Lookup::AmbiguousName(_) => {
+                Err(CoreError::container_not_found(reference))
+            }
             Lookup::AmbiguousPrefix(_) => Err(CoreError::NotFound(format!(
                 "multiple IDs found with provided prefix: {reference}"
             ))),
@@ -150,6 +167,9 @@ impl State {
     }
 
     pub(crate) fn endpoints_of_network(&self, network_id: &str) -> Vec<&EndpointRecord> {
-        self.endpoints.values().filter(|e| e.network_id == network_id).collect()
+        self.endpoints
+            .values()
+            .filter(|e| e.network_id == network_id)
+            .collect()
     }
 }

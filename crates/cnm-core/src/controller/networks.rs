@@ -37,7 +37,9 @@ fn opt_bool(opts: &BTreeMap<String, String>, key: &str) -> Result<Option<bool>> 
         None => Ok(None),
         Some("true") | Some("1") => Ok(Some(true)),
         Some("false") | Some("0") => Ok(Some(false)),
-        Some(v) => Err(CoreError::BadRequest(format!("driver-opt \"{key}\" is not a valid bool: {v:?}"))),
+        Some(v) => Err(CoreError::BadRequest(format!(
+            "driver-opt \"{key}\" is not a valid bool: {v:?}"
+        ))),
     }
 }
 
@@ -54,7 +56,11 @@ impl Controller {
                 req.name
             )));
         }
-        let driver_name = if req.driver.is_empty() { "bridge".to_string() } else { req.driver.clone() };
+        let driver_name = if req.driver.is_empty() {
+            "bridge".to_string()
+        } else {
+            req.driver.clone()
+        };
         if driver_name == "overlay" {
             return Err(CoreError::Internal("This node is not a swarm manager. Use \"docker swarm init\" or \"docker swarm join\" to connect this node to swarm and try again.".into()));
         }
@@ -66,30 +72,52 @@ impl Controller {
             )));
         }
         if !req.ipam_driver.is_empty() && req.ipam_driver != "default" {
-            return Err(CoreError::NotFound(format!("plugin \"{}\" not found", req.ipam_driver)));
+            return Err(CoreError::NotFound(format!(
+                "plugin \"{}\" not found",
+                req.ipam_driver
+            )));
         }
         let mut warning = String::new();
         if let Some(existing) = st.networks.values().find(|n| n.rec.name == req.name) {
             if req.check_duplicate {
-                return Err(CoreError::Conflict(format!("network with name {} already exists", req.name)));
+                return Err(CoreError::Conflict(format!(
+                    "network with name {} already exists",
+                    req.name
+                )));
             }
-            warning = format!("Network with name {} (id : {}) already exists", req.name, existing.rec.id);
+            warning = format!(
+                "Network with name {} (id : {}) already exists",
+                req.name, existing.rec.id
+            );
         }
-        let enable_ipv4 = req.enable_ipv4.or(opt_bool(&req.options, crate::options::OPT_ENABLE_IPV4)?).unwrap_or(true);
-        let enable_ipv6 = req.enable_ipv6.or(opt_bool(&req.options, crate::options::OPT_ENABLE_IPV6)?).unwrap_or(false);
+        let enable_ipv4 = req
+            .enable_ipv4
+            .or(opt_bool(&req.options, crate::options::OPT_ENABLE_IPV4)?)
+            .unwrap_or(true);
+        let enable_ipv6 = req
+            .enable_ipv6
+            .or(opt_bool(&req.options, crate::options::OPT_ENABLE_IPV6)?)
+            .unwrap_or(false);
         let mut configs = Vec::new();
         for c in &req.ipam_config {
             configs.push(validate_config(c)?);
         }
         let has_subnets = driver_name != "host" && driver_name != "null";
         if !has_subnets && !configs.is_empty() {
-            return Err(CoreError::BadRequest(format!("{driver_name} network does not support IPAM configuration")));
+            return Err(CoreError::BadRequest(format!(
+                "{driver_name} network does not support IPAM configuration"
+            )));
         }
         if driver_name == "bridge" {
             for fam in [Family::V4, Family::V6] {
-                let n = configs.iter().filter(|c| c.subnet.map(|s| Family::of_net(&s)) == Some(fam)).count();
+                let n = configs
+                    .iter()
+                    .filter(|c| c.subnet.map(|s| Family::of_net(&s)) == Some(fam))
+                    .count();
                 if n > 1 {
-                    return Err(CoreError::Forbidden("bridge driver doesn't support multiple subnets".into()));
+                    return Err(CoreError::Forbidden(
+                        "bridge driver doesn't support multiple subnets".into(),
+                    ));
                 }
             }
         }
@@ -121,7 +149,9 @@ impl Controller {
         };
         {
             let others: Vec<&NetworkRecord> = st.networks.values().map(|n| &n.rec).collect();
-            driver.validate(&rec, &others).map_err(|e| CoreError::Forbidden(e.0))?;
+            driver
+                .validate(&rec, &others)
+                .map_err(|e| CoreError::Forbidden(e.0))?;
         }
 
         // IPAM: every failure below releases what was taken so far.
@@ -135,8 +165,10 @@ impl Controller {
                     Family::V4 => enable_ipv4,
                     Family::V6 => enable_ipv6,
                 };
-                let user: Vec<_> =
-                    configs.iter().filter(|c| c.subnet.map(|s| Family::of_net(&s)) == Some(fam)).collect();
+                let user: Vec<_> = configs
+                    .iter()
+                    .filter(|c| c.subnet.map(|s| Family::of_net(&s)) == Some(fam))
+                    .collect();
                 if !enabled {
                     if !user.is_empty() {
                         return Err(CoreError::BadRequest(format!(
@@ -222,7 +254,10 @@ impl Controller {
         };
 
         // A pending marker lets a restart after kill -9 remove a half-created network's kernel objects.
-        if let Err(e) = self.store.put(Kind::Meta, &format!("pending-network/{}", rec.id), &rec) {
+        if let Err(e) = self
+            .store
+            .put(Kind::Meta, &format!("pending-network/{}", rec.id), &rec)
+        {
             release(&mut st, &rec);
             return Err(e.into());
         }
@@ -245,7 +280,12 @@ impl Controller {
         }
         let id = rec.id.clone();
         tracing::info!(network = %id, name = %rec.name, driver = %rec.driver, "network created");
-        self.emit("network", "create", &id, &[("name", &rec.name), ("type", &rec.driver)]);
+        self.emit(
+            "network",
+            "create",
+            &id,
+            &[("name", &rec.name), ("type", &rec.driver)],
+        );
         st.networks.insert(id.clone(), NetState { rec, pools });
         Ok((id, warning))
     }
@@ -255,7 +295,10 @@ impl Controller {
         let id = st.resolve_network(reference).map_err(|e| match e {
             CoreError::BadRequest(_) => CoreError::BadRequest(format!(
                 "network {reference} is ambiguous ({} matches found based on name)",
-                st.networks.values().filter(|n| n.rec.name == reference).count()
+                st.networks
+                    .values()
+                    .filter(|n| n.rec.name == reference)
+                    .count()
             )),
             other => other,
         })?;
@@ -293,7 +336,12 @@ impl Controller {
         }
         st.networks.remove(id);
         tracing::info!(network = %id, name = %rec.name, "network removed");
-        self.emit("network", "destroy", id, &[("name", &rec.name), ("type", &rec.driver)]);
+        self.emit(
+            "network",
+            "destroy",
+            id,
+            &[("name", &rec.name), ("type", &rec.driver)],
+        );
         Ok(())
     }
 
@@ -315,7 +363,9 @@ impl Controller {
         for (name, id) in candidates {
             match self.delete_network_locked(&mut st, &id).await {
                 Ok(()) => removed.push(name),
-                Err(e) => tracing::warn!(network = %id, error = %e, "prune: could not remove network"),
+                Err(e) => {
+                    tracing::warn!(network = %id, error = %e, "prune: could not remove network")
+                }
             }
         }
         removed.sort();
@@ -334,11 +384,17 @@ impl Controller {
         let id = st.resolve_network(reference).map_err(|e| match e {
             CoreError::BadRequest(_) => CoreError::BadRequest(format!(
                 "{} matches found based on name: network {reference} is ambiguous",
-                st.networks.values().filter(|n| n.rec.name == reference).count()
+                st.networks
+                    .values()
+                    .filter(|n| n.rec.name == reference)
+                    .count()
             )),
             other => other,
         })?;
-        let net = st.networks.get(&id).ok_or_else(|| CoreError::network_not_found(reference))?;
+        let net = st
+            .networks
+            .get(&id)
+            .ok_or_else(|| CoreError::network_not_found(reference))?;
         let eps = st.endpoints_of_network(&id).into_iter().cloned().collect();
         Ok((net.rec.clone(), eps))
     }

@@ -15,7 +15,9 @@ use super::{Controller, ControllerConfig, NetState, State};
 use crate::driver::{NetworkDriver, SandboxOs};
 use crate::error::{CoreError, Result};
 use crate::ids::new_id;
-use crate::model::{now_ns, ContainerRecord, EndpointRecord, NetworkMode, NetworkRecord, RunState, SubnetRecord};
+use crate::model::{
+    now_ns, ContainerRecord, EndpointRecord, NetworkMode, NetworkRecord, RunState, SubnetRecord,
+};
 use crate::options;
 
 /// What the start-up reconciliation did.
@@ -106,7 +108,9 @@ impl Controller {
         let mut st = self.state.lock().await;
 
         // Half-created networks of a killed daemon.
-        let pending: Vec<(String, NetworkRecord)> = self.store.list(Kind::Meta)?
+        let pending: Vec<(String, NetworkRecord)> = self
+            .store
+            .list(Kind::Meta)?
             .into_iter()
             .filter(|(k, _): &(String, serde_json::Value)| k.starts_with("pending-network/"))
             .filter_map(|(k, v)| serde_json::from_value(v).ok().map(|r| (k, r)))
@@ -121,7 +125,9 @@ impl Controller {
                         tracing::debug!(network = %rec.id, error = %e, "pending network had nothing to remove");
                     }
                 }
-                report.removed.push(format!("half-created network {}", rec.name));
+                report
+                    .removed
+                    .push(format!("half-created network {}", rec.name));
             }
             batch.delete(Kind::Meta, key);
         }
@@ -215,7 +221,12 @@ impl Controller {
             }
         }
         report.networks = st.networks.len();
-        let running: Vec<ContainerRecord> = st.containers.values().filter(|c| c.sandbox.is_some()).cloned().collect();
+        let running: Vec<ContainerRecord> = st
+            .containers
+            .values()
+            .filter(|c| c.sandbox.is_some())
+            .cloned()
+            .collect();
         for c in running {
             if let Err(e) = self.restore_sandbox(&mut st, &c).await {
                 tracing::error!(container = %c.id, error = %e, "could not restore sandbox");
@@ -227,7 +238,11 @@ impl Controller {
             .containers
             .values()
             .filter_map(|c| c.sandbox.as_ref())
-            .filter_map(|sb| Path::new(&sb.key).file_name().map(|f| f.to_string_lossy().to_string()))
+            .filter_map(|sb| {
+                Path::new(&sb.key)
+                    .file_name()
+                    .map(|f| f.to_string_lossy().to_string())
+            })
             .collect();
         for name in self.os.list() {
             if !keys.contains(&name) {
@@ -249,14 +264,23 @@ impl Controller {
     }
 
     async fn restore_sandbox(&self, st: &mut State, c: &ContainerRecord) -> Result<()> {
-        let Some(mut sb) = c.sandbox.clone() else { return Ok(()) };
+        let Some(mut sb) = c.sandbox.clone() else {
+            return Ok(());
+        };
         let key = Path::new(&sb.key).to_path_buf();
         if c.config.mode != NetworkMode::Host && !self.os.exists(&key) {
-            return Err(CoreError::Internal(format!("namespace {} of a running container is gone", sb.key)));
+            return Err(CoreError::Internal(format!(
+                "namespace {} of a running container is gone",
+                sb.key
+            )));
         }
         for eid in sb.endpoints.clone() {
-            let Some(mut ep) = st.endpoints.get(&eid).cloned() else { continue };
-            let Some(net) = st.networks.get(&ep.network_id).map(|n| n.rec.clone()) else { continue };
+            let Some(mut ep) = st.endpoints.get(&eid).cloned() else {
+                continue;
+            };
+            let Some(net) = st.networks.get(&ep.network_id).map(|n| n.rec.clone()) else {
+                continue;
+            };
             if ep.ifname.is_empty() {
                 continue;
             }
@@ -271,22 +295,46 @@ impl Controller {
     async fn ensure_predefined(&self, st: &mut State) -> Result<()> {
         let mut batch = Batch::new();
         for (name, driver) in [("none", "null"), ("host", "host")] {
-            if !st.networks.values().any(|n| n.rec.predefined && n.rec.name == name) {
+            if !st
+                .networks
+                .values()
+                .any(|n| n.rec.predefined && n.rec.name == name)
+            {
                 let rec = predefined(name, driver);
                 batch.put(Kind::Network, &rec.id, &rec)?;
-                st.networks.insert(rec.id.clone(), NetState { rec, pools: Vec::new() });
+                st.networks.insert(
+                    rec.id.clone(),
+                    NetState {
+                        rec,
+                        pools: Vec::new(),
+                    },
+                );
             }
         }
-        let bip: IpNet = self.cfg.bip.unwrap_or_else(|| "172.17.0.1/16".parse().unwrap_or_else(|_| unreachable_net()));
+        let bip: IpNet = self.cfg.bip.unwrap_or_else(|| {
+            "172.17.0.1/16"
+                .parse()
+                .unwrap_or_else(|_| unreachable_net())
+        });
         let subnet = bip.trunc();
-        let existing = st.networks.values().find(|n| n.rec.predefined && n.rec.name == "bridge").map(|n| n.rec.clone());
-        let keep = existing.as_ref().map(|r| r.v4().any(|s| s.subnet == subnet && s.gateway == Some(bip.addr())));
+        let existing = st
+            .networks
+            .values()
+            .find(|n| n.rec.predefined && n.rec.name == "bridge")
+            .map(|n| n.rec.clone());
+        let keep = existing.as_ref().map(|r| {
+            r.v4()
+                .any(|s| s.subnet == subnet && s.gateway == Some(bip.addr()))
+        });
         match (existing, keep) {
             (Some(_), Some(true)) => {}
             (existing, _) => {
                 if let Some(old) = existing {
                     if st.endpoints.values().any(|e| e.network_id == old.id) {
-                        tracing::warn!("--bip changed but containers use the default bridge; keeping {}", old.subnets[0].subnet);
+                        tracing::warn!(
+                            "--bip changed but containers use the default bridge; keeping {}",
+                            old.subnets[0].subnet
+                        );
                         self.store.commit(batch)?;
                         return Ok(());
                     }
@@ -313,9 +361,18 @@ impl Controller {
                     show_gateway: true,
                 });
                 let driver = self.driver("bridge")?;
-                driver.create_network(&mut rec).await.map_err(|e| CoreError::Driver(e.0))?;
+                driver
+                    .create_network(&mut rec)
+                    .await
+                    .map_err(|e| CoreError::Driver(e.0))?;
                 batch.put(Kind::Network, &rec.id, &rec)?;
-                st.networks.insert(rec.id.clone(), NetState { rec, pools: vec![pool] });
+                st.networks.insert(
+                    rec.id.clone(),
+                    NetState {
+                        rec,
+                        pools: vec![pool],
+                    },
+                );
             }
         }
         self.store.commit(batch)?;

@@ -28,7 +28,9 @@ impl std::fmt::Display for ClientError {
                 p.display()
             ),
             ClientError::Io(e) => write!(f, "error talking to the daemon: {e}"),
-            ClientError::Api(e) => write!(f, "Error response from daemon: {}", e.message.trim_end()),
+            ClientError::Api(e) => {
+                write!(f, "Error response from daemon: {}", e.message.trim_end())
+            }
             ClientError::Protocol(m) => write!(f, "bad response from daemon: {m}"),
         }
     }
@@ -122,16 +124,32 @@ impl Response {
 impl Client {
     pub fn new(host: &str) -> Result<Self, String> {
         match host.strip_prefix("unix://") {
-            Some(p) if !p.is_empty() => Ok(Client { socket: PathBuf::from(p) }),
-            _ => Err(format!("unsupported host {host:?}: use unix:///path/to/cnm.sock")),
+            Some(p) if !p.is_empty() => Ok(Client {
+                socket: PathBuf::from(p),
+            }),
+            _ => Err(format!(
+                "unsupported host {host:?}: use unix:///path/to/cnm.sock"
+            )),
         }
     }
 
-    pub fn request(&self, method: &str, path: &str, body: Option<&[u8]>) -> Result<Response, ClientError> {
-        let mut stream = UnixStream::connect(&self.socket).map_err(|e| ClientError::Connect(self.socket.clone(), e))?;
-        let mut head = format!("{method} {path} HTTP/1.1\r\nHost: cnm\r\nUser-Agent: cnm-cli/{}\r\n", env!("CARGO_PKG_VERSION"));
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&[u8]>,
+    ) -> Result<Response, ClientError> {
+        let mut stream = UnixStream::connect(&self.socket)
+            .map_err(|e| ClientError::Connect(self.socket.clone(), e))?;
+        let mut head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: cnm\r\nUser-Agent: cnm-cli/{}\r\n",
+            env!("CARGO_PKG_VERSION")
+        );
         match body {
-            Some(b) => head.push_str(&format!("Content-Type: application/json\r\nContent-Length: {}\r\n", b.len())),
+            Some(b) => head.push_str(&format!(
+                "Content-Type: application/json\r\nContent-Length: {}\r\n",
+                b.len()
+            )),
             None if method == "POST" => head.push_str("Content-Length: 0\r\n"),
             None => {}
         }
@@ -171,7 +189,13 @@ impl Client {
             }
         }
         let no_body = method == "HEAD" || status == 204 || status == 304;
-        Ok(Response { status, reader, chunked, remaining: if no_body { Some(0) } else { length }, done: false })
+        Ok(Response {
+            status,
+            reader,
+            chunked,
+            remaining: if no_body { Some(0) } else { length },
+            done: false,
+        })
     }
 
     pub fn get(&self, path: &str) -> Result<Vec<u8>, ClientError> {

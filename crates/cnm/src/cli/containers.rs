@@ -91,9 +91,17 @@ pub fn run(c: &Client, a: RunArgs) -> i32 {
     if cmd.is_empty() {
         return run_error("no command given");
     }
-    let mode = a.network.first().cloned().unwrap_or_else(|| "default".into());
+    let mode = a
+        .network
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "default".into());
     let mut endpoints = serde_json::Map::new();
-    let nets: Vec<String> = if a.network.is_empty() { vec!["default".into()] } else { a.network.clone() };
+    let nets: Vec<String> = if a.network.is_empty() {
+        vec!["default".into()]
+    } else {
+        a.network.clone()
+    };
     for (i, n) in nets.iter().enumerate() {
         let mut ipam = serde_json::Map::new();
         let mut es = serde_json::Map::new();
@@ -114,13 +122,21 @@ pub fn run(c: &Client, a: RunArgs) -> i32 {
         if !ipam.is_empty() {
             es.insert("IPAMConfig".into(), Value::Object(ipam));
         }
-        let key = if n == "default" { "bridge".to_string() } else { n.clone() };
+        let key = if n == "default" {
+            "bridge".to_string()
+        } else {
+            n.clone()
+        };
         endpoints.insert(key, Value::Object(es));
     }
     let labels: BTreeMap<String, String> = a
         .label
         .iter()
-        .map(|l| l.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())).unwrap_or((l.clone(), String::new())))
+        .map(|l| {
+            l.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .unwrap_or((l.clone(), String::new()))
+        })
         .collect();
     let body = json!({
         "Hostname": a.hostname.unwrap_or_default(),
@@ -144,7 +160,10 @@ pub fn run(c: &Client, a: RunArgs) -> i32 {
         None => "/containers/create".to_string(),
     };
     let id = match c.post(&path, Some(body.to_string().as_bytes())) {
-        Ok(b) => serde_json::from_slice::<Value>(&b).ok().and_then(|v| v["Id"].as_str().map(str::to_string)).unwrap_or_default(),
+        Ok(b) => serde_json::from_slice::<Value>(&b)
+            .ok()
+            .and_then(|v| v["Id"].as_str().map(str::to_string))
+            .unwrap_or_default(),
         Err(e) => return run_error(e),
     };
     // Follow the output before starting, as docker attaches before it starts: nothing is missed even
@@ -152,20 +171,38 @@ pub fn run(c: &Client, a: RunArgs) -> i32 {
     let follow = if a.detach {
         None
     } else {
-        c.request("GET", &format!("/containers/{id}/logs?stdout=1&stderr=1&follow=1"), None).ok().filter(|r| r.status == 200)
+        c.request(
+            "GET",
+            &format!("/containers/{id}/logs?stdout=1&stderr=1&follow=1"),
+            None,
+        )
+        .ok()
+        .filter(|r| r.status == 200)
     };
-    let started = c.request("POST", &format!("/containers/{id}/start"), None).and_then(|r| {
-        let status = r.status;
-        let body = r.body()?;
-        if status >= 400 {
-            return Err(ClientError::Api(cnm_api::ApiError::from_response(status, &body)));
-        }
-        Ok(())
-    });
+    let started = c
+        .request("POST", &format!("/containers/{id}/start"), None)
+        .and_then(|r| {
+            let status = r.status;
+            let body = r.body()?;
+            if status >= 400 {
+                return Err(ClientError::Api(cnm_api::ApiError::from_response(
+                    status, &body,
+                )));
+            }
+            Ok(())
+        });
     if let Err(e) = started {
         let code = match &e {
-            ClientError::Api(api) if api.status == 404 && api.message.contains("executable file not found") => 127,
-            ClientError::Api(api) if api.status == 403 && api.message.contains("permission denied") => 126,
+            ClientError::Api(api)
+                if api.status == 404 && api.message.contains("executable file not found") =>
+            {
+                127
+            }
+            ClientError::Api(api)
+                if api.status == 403 && api.message.contains("permission denied") =>
+            {
+                126
+            }
             _ => 125,
         };
         if a.rm {
@@ -185,7 +222,10 @@ pub fn run(c: &Client, a: RunArgs) -> i32 {
         let _ = copy_framed(resp);
     }
     match c.post(&format!("/containers/{id}/wait"), None) {
-        Ok(b) => serde_json::from_slice::<Value>(&b).ok().and_then(|v| v["StatusCode"].as_i64()).unwrap_or(125) as i32,
+        Ok(b) => serde_json::from_slice::<Value>(&b)
+            .ok()
+            .and_then(|v| v["StatusCode"].as_i64())
+            .unwrap_or(125) as i32,
         Err(e) => {
             eprintln!("cnm: {e}");
             125
@@ -199,7 +239,10 @@ fn copy_framed(mut resp: super::client::Response) -> Result<(), ClientError> {
     let out = std::io::stdout();
     let err = std::io::stderr();
     while let Some(chunk) = resp.next_chunk()? {
-        for (kind, data) in demux.feed(&chunk).map_err(|e| ClientError::Protocol(e.to_string()))? {
+        for (kind, data) in demux
+            .feed(&chunk)
+            .map_err(|e| ClientError::Protocol(e.to_string()))?
+        {
             match kind {
                 cnm_api::StreamKind::Stderr => {
                     let mut e = err.lock();
@@ -218,11 +261,21 @@ fn copy_framed(mut resp: super::client::Response) -> Result<(), ClientError> {
 }
 
 fn stream_logs(c: &Client, id: &str, follow: bool) -> Result<(), ClientError> {
-    let resp = c.request("GET", &format!("/containers/{}/logs?stdout=1&stderr=1&follow={}", enc(id), follow as u8), None)?;
+    let resp = c.request(
+        "GET",
+        &format!(
+            "/containers/{}/logs?stdout=1&stderr=1&follow={}",
+            enc(id),
+            follow as u8
+        ),
+        None,
+    )?;
     if resp.status >= 400 {
         let status = resp.status;
         let body = resp.body()?;
-        return Err(ClientError::Api(cnm_api::ApiError::from_response(status, &body)));
+        return Err(ClientError::Api(cnm_api::ApiError::from_response(
+            status, &body,
+        )));
     }
     copy_framed(resp)
 }
@@ -240,14 +293,24 @@ pub fn logs(c: &Client, id: &str, follow: bool) -> i32 {
 pub fn exec(c: &Client, a: ExecArgs) -> i32 {
     let cmd = strip_dashdash(a.cmd);
     let body = json!({"AttachStdout": true, "AttachStderr": true, "Env": a.env, "Cmd": cmd});
-    let exec_id = match c.post(&format!("/containers/{}/exec", enc(&a.container)), Some(body.to_string().as_bytes())) {
-        Ok(b) => serde_json::from_slice::<Value>(&b).ok().and_then(|v| v["Id"].as_str().map(str::to_string)).unwrap_or_default(),
+    let exec_id = match c.post(
+        &format!("/containers/{}/exec", enc(&a.container)),
+        Some(body.to_string().as_bytes()),
+    ) {
+        Ok(b) => serde_json::from_slice::<Value>(&b)
+            .ok()
+            .and_then(|v| v["Id"].as_str().map(str::to_string))
+            .unwrap_or_default(),
         Err(e) => {
             eprintln!("{e}");
             return 1;
         }
     };
-    let resp = match c.request("POST", &format!("/exec/{exec_id}/start"), Some(b"{\"Detach\":false,\"Tty\":false}")) {
+    let resp = match c.request(
+        "POST",
+        &format!("/exec/{exec_id}/start"),
+        Some(b"{\"Detach\":false,\"Tty\":false}"),
+    ) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("{e}");
@@ -266,7 +329,10 @@ pub fn exec(c: &Client, a: ExecArgs) -> i32 {
         return 1;
     }
     match c.get(&format!("/exec/{exec_id}/json")) {
-        Ok(b) => serde_json::from_slice::<Value>(&b).ok().and_then(|v| v["ExitCode"].as_i64()).unwrap_or(1) as i32,
+        Ok(b) => serde_json::from_slice::<Value>(&b)
+            .ok()
+            .and_then(|v| v["ExitCode"].as_i64())
+            .unwrap_or(1) as i32,
         Err(e) => {
             eprintln!("{e}");
             1
@@ -275,7 +341,10 @@ pub fn exec(c: &Client, a: ExecArgs) -> i32 {
 }
 
 pub fn start(c: &Client, ids: &[String]) -> i32 {
-    each(c, ids, |c, id| c.post(&format!("/containers/{}/start", enc(id)), None).map(|_| ()))
+    each(c, ids, |c, id| {
+        c.post(&format!("/containers/{}/start", enc(id)), None)
+            .map(|_| ())
+    })
 }
 
 /// Apply an action to each container, print its name on success, report every failure.
@@ -307,7 +376,11 @@ pub fn ps(c: &Client, a: PsArgs) -> i32 {
     let list: Vec<Value> = serde_json::from_slice(&body).unwrap_or_default();
     let id = |v: &Value| {
         let s = v["Id"].as_str().unwrap_or("").to_string();
-        if a.no_trunc { s } else { s.chars().take(12).collect() }
+        if a.no_trunc {
+            s
+        } else {
+            s.chars().take(12).collect()
+        }
     };
     if a.quiet {
         for v in &list {
@@ -317,7 +390,11 @@ pub fn ps(c: &Client, a: PsArgs) -> i32 {
     }
     if let Some(f) = &a.format {
         for v in &list {
-            match if f == "json" { Ok(v.to_string()) } else { template(f, v) } {
+            match if f == "json" {
+                Ok(v.to_string())
+            } else {
+                template(f, v)
+            } {
                 Ok(s) => println!("{s}"),
                 Err(e) => {
                     eprintln!("{e}");
@@ -327,7 +404,10 @@ pub fn ps(c: &Client, a: PsArgs) -> i32 {
         }
         return 0;
     }
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
     let rows: Vec<Vec<String>> = list
         .iter()
         .map(|v| {
@@ -336,13 +416,49 @@ pub fn ps(c: &Client, a: PsArgs) -> i32 {
                 cmd = format!("{}…", cmd.chars().take(19).collect::<String>());
             }
             let created = v["Created"].as_i64().unwrap_or(now);
-            let ago = cnm_api::human_duration(std::time::Duration::from_secs((now - created).max(0) as u64));
-            let names = v["Names"].as_array().map(|n| n.iter().filter_map(Value::as_str).map(|s| s.trim_start_matches('/')).collect::<Vec<_>>().join(",")).unwrap_or_default();
-            let net = v["HostConfig"]["NetworkMode"].as_str().unwrap_or("").to_string();
-            vec![id(v), format!("\"{cmd}\""), format!("{ago} ago"), v["Status"].as_str().unwrap_or("").to_string(), String::new(), net, names]
+            let ago = cnm_api::human_duration(std::time::Duration::from_secs(
+                (now - created).max(0) as u64,
+            ));
+            let names = v["Names"]
+                .as_array()
+                .map(|n| {
+                    n.iter()
+                        .filter_map(Value::as_str)
+                        .map(|s| s.trim_start_matches('/'))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                })
+                .unwrap_or_default();
+            let net = v["HostConfig"]["NetworkMode"]
+                .as_str()
+                .unwrap_or("")
+                .to_string();
+            vec![
+                id(v),
+                format!("\"{cmd}\""),
+                format!("{ago} ago"),
+                v["Status"].as_str().unwrap_or("").to_string(),
+                String::new(),
+                net,
+                names,
+            ]
         })
         .collect();
-    print!("{}", table(&["CONTAINER ID", "COMMAND", "CREATED", "STATUS", "PORTS", "NETWORK", "NAMES"], &rows));
+    print!(
+        "{}",
+        table(
+            &[
+                "CONTAINER ID",
+                "COMMAND",
+                "CREATED",
+                "STATUS",
+                "PORTS",
+                "NETWORK",
+                "NAMES"
+            ],
+            &rows
+        )
+    );
     0
 }
 
@@ -383,7 +499,11 @@ pub fn port(c: &Client, id: &str) -> i32 {
                 for (cport, binds) in ports {
                     for bnd in binds.as_array().into_iter().flatten() {
                         let ip = bnd["HostIp"].as_str().unwrap_or("");
-                        let ip = if ip.contains(':') { format!("[{ip}]") } else { ip.to_string() };
+                        let ip = if ip.contains(':') {
+                            format!("[{ip}]")
+                        } else {
+                            ip.to_string()
+                        };
                         println!("{cport} -> {ip}:{}", bnd["HostPort"].as_str().unwrap_or(""));
                     }
                 }

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-/// Columns padded like Go's tabwriter with padding 3 (what docker's tables use).
+/// Columns padded like docker's tables (Go tabwriter, min width 10, padding 3).
 pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     let n = header.len();
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
@@ -11,6 +11,9 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
         for (i, c) in r.iter().enumerate().take(n) {
             widths[i] = widths[i].max(c.chars().count());
         }
+    }
+    for w in widths.iter_mut() {
+        *w = (*w + 3).max(10);
     }
     let mut out = String::new();
     let mut line = |cells: Vec<&str>| {
@@ -20,7 +23,7 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
                 s.push_str(c);
             } else {
                 s.push_str(c);
-                s.push_str(&" ".repeat(widths[i] - c.chars().count() + 3));
+                s.push_str(&" ".repeat(widths[i].saturating_sub(c.chars().count()).max(1)));
             }
         }
         out.push_str(s.trim_end());
@@ -44,7 +47,11 @@ pub fn pretty(v: &Value) -> String {
 
 fn lookup<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
     let mut cur = v;
-    for part in path.trim_start_matches('.').split('.').filter(|p| !p.is_empty()) {
+    for part in path
+        .trim_start_matches('.')
+        .split('.')
+        .filter(|p| !p.is_empty())
+    {
         cur = cur.get(part)?;
     }
     Some(cur)
@@ -57,7 +64,10 @@ fn plain(v: &Value) -> String {
         Value::Array(a) => format!("[{}]", a.iter().map(plain).collect::<Vec<_>>().join(" ")),
         Value::Object(m) => format!(
             "map[{}]",
-            m.iter().map(|(k, v)| format!("{k}:{}", plain(v))).collect::<Vec<_>>().join(" ")
+            m.iter()
+                .map(|(k, v)| format!("{k}:{}", plain(v)))
+                .collect::<Vec<_>>()
+                .join(" ")
         ),
         other => other.to_string(),
     }
@@ -73,7 +83,9 @@ pub fn template(tpl: &str, v: &Value) -> Result<String, String> {
     while let Some(start) = rest.find("{{") {
         out.push_str(&rest[..start]);
         let after = &rest[start + 2..];
-        let end = after.find("}}").ok_or_else(|| format!("template: unclosed action in {tpl:?}"))?;
+        let end = after
+            .find("}}")
+            .ok_or_else(|| format!("template: unclosed action in {tpl:?}"))?;
         let action = after[..end].trim();
         if let Some(p) = action.strip_prefix("json ") {
             let val = lookup(v, p.trim()).ok_or_else(|| format!("template: no field {p}"))?;
@@ -96,16 +108,33 @@ mod tests {
 
     #[test]
     fn table_pads_like_docker() {
-        let t = table(&["NETWORK ID", "NAME", "DRIVER", "SCOPE"], &[vec!["8d7f682eb998".into(), "bridge".into(), "bridge".into(), "local".into()]]);
-        assert_eq!(t, "NETWORK ID     NAME      DRIVER    SCOPE\n8d7f682eb998   bridge    bridge    local\n");
+        let t = table(
+            &["NETWORK ID", "NAME", "DRIVER", "SCOPE"],
+            &[vec![
+                "8d7f682eb998".into(),
+                "bridge".into(),
+                "bridge".into(),
+                "local".into(),
+            ]],
+        );
+        assert_eq!(
+            t,
+            "NETWORK ID     NAME      DRIVER    SCOPE\n8d7f682eb998   bridge    bridge    local\n"
+        );
     }
 
     #[test]
     fn templates() {
         let v: Value = serde_json::json!({"Name":"web","NetworkSettings":{"Networks":{"app":{"IPAddress":"10.0.0.2"}}}});
         assert_eq!(template("{{.Name}}", &v).expect("ok"), "web");
-        assert_eq!(template("{{.NetworkSettings.Networks.app.IPAddress}}", &v).expect("ok"), "10.0.0.2");
-        assert_eq!(template("{{json .NetworkSettings.Networks.app}}", &v).expect("ok"), r#"{"IPAddress":"10.0.0.2"}"#);
+        assert_eq!(
+            template("{{.NetworkSettings.Networks.app.IPAddress}}", &v).expect("ok"),
+            "10.0.0.2"
+        );
+        assert_eq!(
+            template("{{json .NetworkSettings.Networks.app}}", &v).expect("ok"),
+            r#"{"IPAddress":"10.0.0.2"}"#
+        );
         assert!(template("{{range .X}}", &v).is_err());
     }
 }

@@ -10,10 +10,20 @@ use clap::{Parser, Subcommand};
 pub use client::Client;
 
 #[derive(Debug, Parser)]
-#[command(name = "cnm", version, about = "Docker's container networking, rebuilt: daemon and CLI")]
+#[command(
+    name = "cnm",
+    version,
+    about = "Docker's container networking, rebuilt: daemon and CLI"
+)]
 pub struct Cli {
     /// Daemon socket (unix://PATH).
-    #[arg(short = 'H', long = "host", env = "CNM_HOST", global = true, default_value = "unix:///run/cnm/cnm.sock")]
+    #[arg(
+        short = 'H',
+        long = "host",
+        env = "CNM_HOST",
+        global = true,
+        default_value = "unix:///run/cnm/cnm.sock"
+    )]
     pub host: String,
     #[command(subcommand)]
     pub cmd: Cmd,
@@ -97,15 +107,30 @@ pub fn run(cli: Cli) -> i32 {
         Cmd::Exec(a) => containers::exec(&client, a),
         Cmd::Ps(a) => containers::ps(&client, a),
         Cmd::Stop { time, containers } => containers::each(&client, &containers, |c, id| {
-            c.post(&format!("/containers/{}/stop?t={time}", client::enc(id)), None).map(|_| ())
+            c.post(
+                &format!("/containers/{}/stop?t={time}", client::enc(id)),
+                None,
+            )
+            .map(|_| ())
         }),
         Cmd::Kill { signal, containers } => containers::each(&client, &containers, |c, id| {
-            c.post(&format!("/containers/{}/kill?signal={}", client::enc(id), client::enc(&signal)), None).map(|_| ())
+            c.post(
+                &format!(
+                    "/containers/{}/kill?signal={}",
+                    client::enc(id),
+                    client::enc(&signal)
+                ),
+                None,
+            )
+            .map(|_| ())
         }),
         Cmd::Rm { force, containers } => containers::each(&client, &containers, |c, id| {
-            c.delete(&format!("/containers/{}?force={force}", client::enc(id))).map(|_| ())
+            c.delete(&format!("/containers/{}?force={force}", client::enc(id)))
+                .map(|_| ())
         }),
-        Cmd::Inspect { format, containers } => containers::inspect(&client, &containers, format.as_deref()),
+        Cmd::Inspect { format, containers } => {
+            containers::inspect(&client, &containers, format.as_deref())
+        }
         Cmd::Logs { follow, container } => containers::logs(&client, &container, follow),
         Cmd::Port { container } => containers::port(&client, &container),
     }

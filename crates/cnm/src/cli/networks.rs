@@ -117,10 +117,17 @@ fn filters_query(list: &[String]) -> Result<String, String> {
     }
     let mut m: BTreeMap<String, BTreeMap<String, bool>> = BTreeMap::new();
     for f in list {
-        let (k, v) = f.split_once('=').ok_or_else(|| format!("bad format of filter (expected name=value): {f}"))?;
-        m.entry(k.to_string()).or_default().insert(v.to_string(), true);
+        let (k, v) = f
+            .split_once('=')
+            .ok_or_else(|| format!("bad format of filter (expected name=value): {f}"))?;
+        m.entry(k.to_string())
+            .or_default()
+            .insert(v.to_string(), true);
     }
-    Ok(format!("?filters={}", enc(&serde_json::to_string(&m).unwrap_or_default())))
+    Ok(format!(
+        "?filters={}",
+        enc(&serde_json::to_string(&m).unwrap_or_default())
+    ))
 }
 
 fn fail(e: impl std::fmt::Display) -> i32 {
@@ -130,7 +137,21 @@ fn fail(e: impl std::fmt::Display) -> i32 {
 
 pub fn run(c: &Client, cmd: NetworkCmd) -> i32 {
     match cmd {
-        NetworkCmd::Create { driver, subnet, gateway, ip_range, aux_address, ipv6, internal, attachable, opt, label, ipam_driver, ipam_opt, name } => {
+        NetworkCmd::Create {
+            driver,
+            subnet,
+            gateway,
+            ip_range,
+            aux_address,
+            ipv6,
+            internal,
+            attachable,
+            opt,
+            label,
+            ipam_driver,
+            ipam_opt,
+            name,
+        } => {
             let opts = match kv(&opt) {
                 Ok(o) => o,
                 Err(e) => return fail(e),
@@ -148,7 +169,8 @@ pub fn run(c: &Client, cmd: NetworkCmd) -> i32 {
             for s in &subnet {
                 let net: Option<ipnet::IpNet> = s.parse().ok();
                 let inside = |a: &str| -> bool {
-                    let ip: Option<std::net::IpAddr> = a.split('/').next().and_then(|x| x.parse().ok());
+                    let ip: Option<std::net::IpAddr> =
+                        a.split('/').next().and_then(|x| x.parse().ok());
                     match (net, ip) {
                         (Some(n), Some(ip)) => n.contains(&ip),
                         _ => subnet.len() == 1,
@@ -169,12 +191,14 @@ pub fn run(c: &Client, cmd: NetworkCmd) -> i32 {
                 config.push(Value::Object(e));
             }
             for g in &gateway {
-                if subnet.is_empty() || !config.iter().any(|e| e.get("Gateway") == Some(&json!(g))) {
+                if subnet.is_empty() || !config.iter().any(|e| e.get("Gateway") == Some(&json!(g)))
+                {
                     return fail(format!("no matching subnet for gateway {g}"));
                 }
             }
             for r in &ip_range {
-                if subnet.is_empty() || !config.iter().any(|e| e.get("IPRange") == Some(&json!(r))) {
+                if subnet.is_empty() || !config.iter().any(|e| e.get("IPRange") == Some(&json!(r)))
+                {
                     return fail(format!("no matching subnet for range {r}"));
                 }
             }
@@ -184,25 +208,43 @@ pub fn run(c: &Client, cmd: NetworkCmd) -> i32 {
             if ipv6 {
                 body.insert("EnableIPv6".into(), json!(true));
             }
-            body.insert("IPAM".into(), json!({"Driver": ipam_driver, "Options": ipam_opts, "Config": config}));
+            body.insert(
+                "IPAM".into(),
+                json!({"Driver": ipam_driver, "Options": ipam_opts, "Config": config}),
+            );
             body.insert("Internal".into(), json!(internal));
             body.insert("Attachable".into(), json!(attachable));
             body.insert("Options".into(), json!(opts));
             body.insert("Labels".into(), json!(labels(&label)));
             body.insert("CheckDuplicate".into(), json!(true));
-            match c.post("/networks/create", Some(Value::Object(body).to_string().as_bytes())) {
+            match c.post(
+                "/networks/create",
+                Some(Value::Object(body).to_string().as_bytes()),
+            ) {
                 Ok(b) => {
                     let v: Value = serde_json::from_slice(&b).unwrap_or(Value::Null);
-                    if let Some(w) = v.get("Warning").and_then(Value::as_str).filter(|w| !w.is_empty()) {
+                    if let Some(w) = v
+                        .get("Warning")
+                        .and_then(Value::as_str)
+                        .filter(|w| !w.is_empty())
+                    {
                         eprintln!("WARNING: {w}");
                     }
-                    println!("{}", v.get("Id").and_then(Value::as_str).unwrap_or_default());
+                    println!(
+                        "{}",
+                        v.get("Id").and_then(Value::as_str).unwrap_or_default()
+                    );
                     0
                 }
                 Err(e) => fail(e),
             }
         }
-        NetworkCmd::Ls { quiet, no_trunc, filter, format } => {
+        NetworkCmd::Ls {
+            quiet,
+            no_trunc,
+            filter,
+            format,
+        } => {
             let q = match filters_query(&filter) {
                 Ok(q) => q,
                 Err(e) => return fail(e),
@@ -212,10 +254,19 @@ pub fn run(c: &Client, cmd: NetworkCmd) -> i32 {
                 Err(e) => return fail(e),
             };
             let mut nets: Vec<Value> = serde_json::from_slice(&body).unwrap_or_default();
-            nets.sort_by(|a, b| natural_cmp(a["Name"].as_str().unwrap_or(""), b["Name"].as_str().unwrap_or("")));
+            nets.sort_by(|a, b| {
+                natural_cmp(
+                    a["Name"].as_str().unwrap_or(""),
+                    b["Name"].as_str().unwrap_or(""),
+                )
+            });
             let id = |n: &Value| {
                 let id = n["Id"].as_str().unwrap_or("").to_string();
-                if no_trunc { id } else { id.chars().take(12).collect() }
+                if no_trunc {
+                    id
+                } else {
+                    id.chars().take(12).collect()
+                }
             };
             if quiet {
                 for n in &nets {
@@ -241,9 +292,19 @@ pub fn run(c: &Client, cmd: NetworkCmd) -> i32 {
             }
             let rows: Vec<Vec<String>> = nets
                 .iter()
-                .map(|n| vec![id(n), n["Name"].as_str().unwrap_or("").into(), n["Driver"].as_str().unwrap_or("").into(), n["Scope"].as_str().unwrap_or("").into()])
+                .map(|n| {
+                    vec![
+                        id(n),
+                        n["Name"].as_str().unwrap_or("").into(),
+                        n["Driver"].as_str().unwrap_or("").into(),
+                        n["Scope"].as_str().unwrap_or("").into(),
+                    ]
+                })
                 .collect();
-            print!("{}", table(&["NETWORK ID", "NAME", "DRIVER", "SCOPE"], &rows));
+            print!(
+                "{}",
+                table(&["NETWORK ID", "NAME", "DRIVER", "SCOPE"], &rows)
+            );
             0
         }
         NetworkCmd::Inspect { format, networks } => {
@@ -284,7 +345,15 @@ pub fn run(c: &Client, cmd: NetworkCmd) -> i32 {
             }
             code
         }
-        NetworkCmd::Connect { ip, ip6, alias, driver_opt, gw_priority, network, container } => {
+        NetworkCmd::Connect {
+            ip,
+            ip6,
+            alias,
+            driver_opt,
+            gw_priority,
+            network,
+            container,
+        } => {
             let dopts = match kv(&driver_opt) {
                 Ok(o) => o,
                 Err(e) => return fail(e),
@@ -298,14 +367,24 @@ pub fn run(c: &Client, cmd: NetworkCmd) -> i32 {
             }
             let body = json!({"Container": container, "EndpointConfig": {"IPAMConfig": ipam, "Links": null, "Aliases": alias,
                 "MacAddress": "", "DriverOpts": dopts, "GwPriority": gw_priority}});
-            match c.post(&format!("/networks/{}/connect", enc(&network)), Some(body.to_string().as_bytes())) {
+            match c.post(
+                &format!("/networks/{}/connect", enc(&network)),
+                Some(body.to_string().as_bytes()),
+            ) {
                 Ok(_) => 0,
                 Err(e) => fail(e),
             }
         }
-        NetworkCmd::Disconnect { force, network, container } => {
+        NetworkCmd::Disconnect {
+            force,
+            network,
+            container,
+        } => {
             let body = json!({"Container": container, "Force": force});
-            match c.post(&format!("/networks/{}/disconnect", enc(&network)), Some(body.to_string().as_bytes())) {
+            match c.post(
+                &format!("/networks/{}/disconnect", enc(&network)),
+                Some(body.to_string().as_bytes()),
+            ) {
                 Ok(_) => 0,
                 Err(e) => fail(e),
             }
@@ -336,7 +415,16 @@ pub fn run(c: &Client, cmd: NetworkCmd) -> i32 {
 /// Docker's natural order for names: runs of digits compare as numbers... Docker actually sorts with
 /// digits before other characters; comparing bytewise after mapping digits low gives that order.
 pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
-    let key = |s: &str| -> Vec<u16> { s.chars().map(|c| if c.is_ascii_digit() { c as u16 - 48 } else { c as u16 + 16 }).collect() };
+    let key = |s: &str| -> Vec<u16> {
+        s.chars()
+            .map(|c| {
+                if c.is_ascii_digit() {
+                    c as u16 - 48
+                } else {
+                    c as u16 + 16
+                }
+            })
+            .collect()
+    };
     key(a).cmp(&key(b))
 }
-

@@ -8,7 +8,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use cnm_api::{ApiError, ApiVersion};
 use cnm_core::controller::{ContainerCreate, NetworkCreate};
 use cnm_core::ids::{format_mac, parse_mac, short};
-use cnm_core::model::{ContainerRecord, EndpointRecord, EndpointRequest, IpamConfigEcho, NetworkRecord, RunState};
+use cnm_core::model::{
+    ContainerRecord, EndpointRecord, EndpointRequest, IpamConfigEcho, NetworkRecord, RunState,
+};
 use cnm_core::CoreError;
 use cnm_ipam::IpamConfigInput;
 
@@ -34,8 +36,16 @@ pub fn network(rec: &NetworkRecord, eps: &[EndpointRecord], v: ApiVersion) -> cn
         .map(|s| cnm_api::IpamConfig {
             subnet: s.subnet.to_string(),
             ip_range: s.ip_range.map(|r| r.to_string()).unwrap_or_default(),
-            gateway: if s.show_gateway { s.gateway.map(|g| g.to_string()).unwrap_or_default() } else { String::new() },
-            auxiliary_addresses: s.aux_addresses.iter().map(|(k, v)| (k.clone(), v.to_string())).collect(),
+            gateway: if s.show_gateway {
+                s.gateway.map(|g| g.to_string()).unwrap_or_default()
+            } else {
+                String::new()
+            },
+            auxiliary_addresses: s
+                .aux_addresses
+                .iter()
+                .map(|(k, v)| (k.clone(), v.to_string()))
+                .collect(),
         })
         .collect();
     let containers = eps
@@ -61,11 +71,17 @@ pub fn network(rec: &NetworkRecord, eps: &[EndpointRecord], v: ApiVersion) -> cn
         driver: rec.driver.clone(),
         enable_ipv4: Some(rec.enable_ipv4),
         enable_ipv6: rec.enable_ipv6,
-        ipam: cnm_api::Ipam { driver: rec.ipam_driver.clone(), options: rec.ipam_options.clone(), config },
+        ipam: cnm_api::Ipam {
+            driver: rec.ipam_driver.clone(),
+            options: rec.ipam_options.clone(),
+            config,
+        },
         internal: rec.internal,
         attachable: rec.attachable,
         ingress: rec.ingress,
-        config_from: cnm_api::ConfigReference { network: rec.config_from.clone() },
+        config_from: cnm_api::ConfigReference {
+            network: rec.config_from.clone(),
+        },
         config_only: rec.config_only,
         containers,
         options: rec.options.clone(),
@@ -114,12 +130,20 @@ fn parse_ip(s: &str) -> Result<Option<IpAddr>, ApiError> {
     if s.is_empty() {
         return Ok(None);
     }
-    s.parse().map(Some).map_err(|_| ApiError::bad_request(format!("invalid IP address: {s}")))
+    s.parse()
+        .map(Some)
+        .map_err(|_| ApiError::bad_request(format!("invalid IP address: {s}")))
 }
 
-pub fn endpoint_request(es: Option<cnm_api::EndpointSettings>, via_connect: bool) -> Result<EndpointRequest, ApiError> {
+pub fn endpoint_request(
+    es: Option<cnm_api::EndpointSettings>,
+    via_connect: bool,
+) -> Result<EndpointRequest, ApiError> {
     let Some(es) = es else {
-        return Ok(EndpointRequest { via_connect, ..Default::default() });
+        return Ok(EndpointRequest {
+            via_connect,
+            ..Default::default()
+        });
     };
     let (ipv4, ipv6) = match &es.ipam_config {
         Some(c) => (parse_ip(&c.ipv4_address)?, parse_ip(&c.ipv6_address)?),
@@ -148,13 +172,19 @@ pub fn endpoint_request(es: Option<cnm_api::EndpointSettings>, via_connect: bool
     })
 }
 
-pub fn container_create(name: Option<String>, req: cnm_api::ContainerCreateRequest) -> Result<ContainerCreate, ApiError> {
+pub fn container_create(
+    name: Option<String>,
+    req: cnm_api::ContainerCreateRequest,
+) -> Result<ContainerCreate, ApiError> {
     let mut cmd = req.entrypoint.unwrap_or_default();
     cmd.extend(req.cmd.unwrap_or_default());
     let hc = req.host_config;
     let mut dns = Vec::new();
     for d in hc.dns.unwrap_or_default() {
-        dns.push(d.parse().map_err(|_| ApiError::bad_request(format!("invalid DNS server address: {d}")))?);
+        dns.push(
+            d.parse()
+                .map_err(|_| ApiError::bad_request(format!("invalid DNS server address: {d}")))?,
+        );
     }
     let mut extra_hosts = Vec::new();
     for h in hc.extra_hosts.unwrap_or_default() {
@@ -166,7 +196,9 @@ pub fn container_create(name: Option<String>, req: cnm_api::ContainerCreateReque
             .trim_start_matches('[')
             .trim_end_matches(']')
             .parse()
-            .map_err(|_| ApiError::bad_request(format!("invalid IP address in add-host: {ip:?}")))?;
+            .map_err(|_| {
+                ApiError::bad_request(format!("invalid IP address in add-host: {ip:?}"))
+            })?;
         extra_hosts.push((n.to_string(), ip));
     }
     let mut networks = Vec::new();
@@ -205,19 +237,41 @@ fn endpoint_settings(
     net: &NetworkRecord,
     v: ApiVersion,
 ) -> cnm_api::EndpointSettings {
-    let req = c.config.networks.iter().find(|(n, _)| *n == net.id).map(|(_, r)| r.clone()).unwrap_or_default();
+    let req = c
+        .config
+        .networks
+        .iter()
+        .find(|(n, _)| *n == net.id)
+        .map(|(_, r)| r.clone())
+        .unwrap_or_default();
     let user_defined = !net.predefined;
-    let user_aliases: Option<Vec<String>> =
-        if req.aliases.is_empty() && !req.via_connect { None } else { Some(req.aliases.clone()) };
+    let user_aliases: Option<Vec<String>> = if req.aliases.is_empty() && !req.via_connect {
+        None
+    } else {
+        Some(req.aliases.clone())
+    };
     let hostname = c.hostname();
-    let aliases = cnm_api::api_aliases(user_aliases.as_deref(), short(&c.id), &hostname, user_defined, v);
+    let aliases = cnm_api::api_aliases(
+        user_aliases.as_deref(),
+        short(&c.id),
+        &hostname,
+        user_defined,
+        v,
+    );
     let mut es = cnm_api::EndpointSettings {
-        ipam_config: req.ipam_config.as_ref().map(|e| cnm_api::EndpointIpamConfig {
-            ipv4_address: e.ipv4.clone().unwrap_or_default(),
-            ipv6_address: e.ipv6.clone().unwrap_or_default(),
-            ..Default::default()
-        }),
-        links: if req.links.is_empty() { None } else { Some(req.links.clone()) },
+        ipam_config: req
+            .ipam_config
+            .as_ref()
+            .map(|e| cnm_api::EndpointIpamConfig {
+                ipv4_address: e.ipv4.clone().unwrap_or_default(),
+                ipv6_address: e.ipv6.clone().unwrap_or_default(),
+                ..Default::default()
+            }),
+        links: if req.links.is_empty() {
+            None
+        } else {
+            Some(req.links.clone())
+        },
         aliases,
         driver_opts: req.driver_opts.clone(),
         gw_priority: req.gw_priority,
@@ -266,12 +320,19 @@ pub fn container_inspect(
     let dir = data_root.join("containers").join(&c.id);
     let mut ns = cnm_api::NetworkSettings {
         sandbox_id: c.sandbox.as_ref().map(|s| s.id.clone()).unwrap_or_default(),
-        sandbox_key: c.sandbox.as_ref().map(|s| s.key.clone()).unwrap_or_default(),
+        sandbox_key: c
+            .sandbox
+            .as_ref()
+            .map(|s| s.key.clone())
+            .unwrap_or_default(),
         ports: Some(BTreeMap::new()),
         ..Default::default()
     };
     for net in configured {
-        let ep = eps.iter().find(|(e, _)| e.network_id == net.id).map(|(e, _)| e);
+        let ep = eps
+            .iter()
+            .find(|(e, _)| e.network_id == net.id)
+            .map(|(e, _)| e);
         let es = endpoint_settings(c, ep, net, v);
         if net.name == "bridge" && net.predefined {
             ns.mirror_endpoint(&es);
@@ -314,7 +375,13 @@ pub fn container_inspect(
             extra_hosts: if c.config.extra_hosts.is_empty() {
                 None
             } else {
-                Some(c.config.extra_hosts.iter().map(|(n, ip)| format!("{n}:{ip}")).collect())
+                Some(
+                    c.config
+                        .extra_hosts
+                        .iter()
+                        .map(|(n, ip)| format!("{n}:{ip}"))
+                        .collect(),
+                )
             },
             ..Default::default()
         },
@@ -341,11 +408,19 @@ pub fn container_summary(
 ) -> cnm_api::ContainerSummary {
     let started = (c.process.started_ns > 0).then(|| time_of(c.process.started_ns));
     let finished = (c.process.finished_ns > 0).then(|| time_of(c.process.finished_ns));
-    let status =
-        cnm_api::docker_status_string(state_text(c), c.process.exit_code as i64, started, finished, SystemTime::now());
+    let status = cnm_api::docker_status_string(
+        state_text(c),
+        c.process.exit_code as i64,
+        started,
+        finished,
+        SystemTime::now(),
+    );
     let mut networks = BTreeMap::new();
     for net in configured {
-        let ep = eps.iter().find(|(e, _)| e.network_id == net.id).map(|(e, _)| e);
+        let ep = eps
+            .iter()
+            .find(|(e, _)| e.network_id == net.id)
+            .map(|(e, _)| e);
         networks.insert(net.name.clone(), endpoint_settings(c, ep, net, v));
     }
     cnm_api::ContainerSummary {
@@ -356,7 +431,10 @@ pub fn container_summary(
         labels: c.config.labels.clone(),
         state: state_text(c).into(),
         status,
-        host_config: cnm_api::SummaryHostConfig { network_mode: c.config.network_mode_text.clone(), ..Default::default() },
+        host_config: cnm_api::SummaryHostConfig {
+            network_mode: c.config.network_mode_text.clone(),
+            ..Default::default()
+        },
         network_settings: cnm_api::SummaryNetworkSettings { networks },
         ..Default::default()
     }

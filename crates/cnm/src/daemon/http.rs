@@ -22,7 +22,9 @@ pub type Body = BoxBody<Bytes, std::io::Error>;
 pub const MAX_BODY: usize = 1024 * 1024;
 
 pub fn full(data: impl Into<Bytes>) -> Body {
-    Full::new(data.into()).map_err(|never| match never {}).boxed()
+    Full::new(data.into())
+        .map_err(|never| match never {})
+        .boxed()
 }
 
 fn base(status: u16, version: ApiVersion) -> hyper::http::response::Builder {
@@ -31,7 +33,10 @@ fn base(status: u16, version: ApiVersion) -> hyper::http::response::Builder {
         .header("Api-Version", version.to_string())
         .header("Docker-Experimental", "false")
         .header("Ostype", "linux")
-        .header("Server", format!("cnm/{} (linux)", env!("CARGO_PKG_VERSION")))
+        .header(
+            "Server",
+            format!("cnm/{} (linux)", env!("CARGO_PKG_VERSION")),
+        )
 }
 
 pub fn json(status: u16, version: ApiVersion, body: String) -> Response<Body> {
@@ -43,7 +48,11 @@ pub fn json(status: u16, version: ApiVersion, body: String) -> Response<Body> {
 
 pub fn empty(status: u16, version: ApiVersion) -> Response<Body> {
     let b = base(status, version);
-    let b = if status == 204 || status == 304 { b } else { b.header("Content-Length", "0") };
+    let b = if status == 204 || status == 304 {
+        b
+    } else {
+        b.header("Content-Length", "0")
+    };
     b.body(full("")).unwrap_or_else(|_| Response::new(full("")))
 }
 
@@ -69,11 +78,17 @@ pub struct Req {
 
 impl Req {
     pub fn query(&self, key: &str) -> Option<&str> {
-        self.query.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.query
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn flag(&self, key: &str) -> bool {
-        matches!(self.query(key), Some("1") | Some("true") | Some("True") | Some("yes"))
+        matches!(
+            self.query(key),
+            Some("1") | Some("true") | Some("True") | Some("yes")
+        )
     }
 }
 
@@ -126,16 +141,27 @@ async fn handle(daemon: Arc<Daemon>, req: Request<Incoming>) -> Result<Response<
         let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
             Ok(b) => b.to_bytes(),
             Err(e) => {
-                let too_large = e.downcast_ref::<http_body_util::LengthLimitError>().is_some();
+                let too_large = e
+                    .downcast_ref::<http_body_util::LengthLimitError>()
+                    .is_some();
                 let err = if too_large {
-                    ApiError::new(413, format!("request body too large (limit {MAX_BODY} bytes)"))
+                    ApiError::new(
+                        413,
+                        format!("request body too large (limit {MAX_BODY} bytes)"),
+                    )
                 } else {
                     ApiError::bad_request(format!("reading request body: {e}"))
                 };
                 return Ok(error(&err, version));
             }
         };
-        let r = Req { method, path, query, body, version };
+        let r = Req {
+            method,
+            path,
+            query,
+            body,
+            version,
+        };
         let resp = super::routes::dispatch(&daemon, r).await;
         tracing::debug!(status = resp.status().as_u16(), "done");
         Ok(resp)
@@ -144,7 +170,11 @@ async fn handle(daemon: Arc<Daemon>, req: Request<Incoming>) -> Result<Response<
     .await
 }
 
-pub async fn serve(listener: tokio::net::UnixListener, daemon: Arc<Daemon>, shutdown: impl Future<Output = ()>) {
+pub async fn serve(
+    listener: tokio::net::UnixListener,
+    daemon: Arc<Daemon>,
+    shutdown: impl Future<Output = ()>,
+) {
     tokio::pin!(shutdown);
     loop {
         tokio::select! {

@@ -73,20 +73,32 @@ fn host_id(data_root: &std::path::Path) -> anyhow::Result<Vec<u8>> {
 }
 
 fn raise_nofile() {
-    if let Ok((_, hard)) = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE) {
-        let _ = nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE, hard, hard);
+    if let Ok((_, hard)) =
+        nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+    {
+        let _ =
+            nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE, hard, hard);
     }
 }
 
 pub fn run(args: DaemonArgs) -> anyhow::Result<()> {
-    let filter = tracing_subscriber::EnvFilter::try_new(format!("{},hyper=warn,netlink_proto=warn", args.log_level))
-        .context("bad --log-level")?;
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let filter = tracing_subscriber::EnvFilter::try_new(format!(
+        "{},hyper=warn,netlink_proto=warn",
+        args.log_level
+    ))
+    .context("bad --log-level")?;
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
     if !nix::unistd::Uid::effective().is_root() {
         bail!("cnm daemon must run as root");
     }
     raise_nofile();
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
     rt.block_on(serve(args))
 }
 
@@ -102,9 +114,18 @@ async fn serve(args: DaemonArgs) -> anyhow::Result<()> {
     let v4 = if args.default_address_pool.is_empty() {
         cnm_ipam::docker_default_v4_pools()
     } else {
-        args.default_address_pool.iter().filter(|p| p.base.addr().is_ipv4()).cloned().collect()
+        args.default_address_pool
+            .iter()
+            .filter(|p| p.base.addr().is_ipv4())
+            .cloned()
+            .collect()
     };
-    let mut v6: Vec<PoolSpec> = args.default_address_pool.iter().filter(|p| p.base.addr().is_ipv6()).cloned().collect();
+    let mut v6: Vec<PoolSpec> = args
+        .default_address_pool
+        .iter()
+        .filter(|p| p.base.addr().is_ipv6())
+        .cloned()
+        .collect();
     if v6.is_empty() {
         v6 = cnm_ipam::docker_default_v6_pools(&hid);
     }
@@ -120,12 +141,16 @@ async fn serve(args: DaemonArgs) -> anyhow::Result<()> {
         host_hosts: PathBuf::from("/etc/hosts"),
     };
     let host_nl = cnm_linux::Netlink::current()?;
-    let drivers: Vec<Arc<dyn NetworkDriver>> =
-        vec![Arc::new(BridgeDriver::new(host_nl, args.mtu)), Arc::new(HostDriver), Arc::new(NullDriver)];
+    let drivers: Vec<Arc<dyn NetworkDriver>> = vec![
+        Arc::new(BridgeDriver::new(host_nl, args.mtu)),
+        Arc::new(HostDriver),
+        Arc::new(NullDriver),
+    ];
     let os = Arc::new(LinuxSandboxOs::new(cfg.netns_dir())?);
     let supervisor = procs::Supervisor::new(&args.exec_root);
-    let (ctl, report) =
-        Controller::open(cfg, store, drivers, os, |c| supervisor.is_alive(c)).await.context("restore state")?;
+    let (ctl, report) = Controller::open(cfg, store, drivers, os, |c| supervisor.is_alive(c))
+        .await
+        .context("restore state")?;
     tracing::info!(
         networks = report.networks,
         running = report.running,
@@ -133,18 +158,25 @@ async fn serve(args: DaemonArgs) -> anyhow::Result<()> {
         removed = ?report.removed,
         "state restored"
     );
-    let daemon = Arc::new(Daemon { ctl, procs: supervisor, args: args.clone() });
+    let daemon = Arc::new(Daemon {
+        ctl,
+        procs: supervisor,
+        args: args.clone(),
+    });
     daemon.procs.watch_running(daemon.clone()).await;
 
     if let Some(parent) = sock.parent() {
         std::fs::create_dir_all(parent)?;
     }
     let _ = std::fs::remove_file(&sock);
-    let listener = tokio::net::UnixListener::bind(&sock).with_context(|| format!("bind {}", sock.display()))?;
+    let listener = tokio::net::UnixListener::bind(&sock)
+        .with_context(|| format!("bind {}", sock.display()))?;
     tracing::info!(socket = %sock.display(), "API listening");
     let shutdown = async {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-        let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok();
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        let mut int =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok();
         tokio::select! {
             _ = async { if let Some(t) = term.as_mut() { t.recv().await; } else { std::future::pending::<()>().await } } => {}
             _ = async { if let Some(i) = int.as_mut() { i.recv().await; } else { std::future::pending::<()>().await } } => {}

@@ -54,7 +54,11 @@ fn pidfd_open(pid: u32) -> std::io::Result<OwnedFd> {
 
 impl Supervisor {
     pub fn new(exec_root: &Path) -> Self {
-        Supervisor { exec_root: exec_root.to_path_buf(), tombstones: Mutex::new(HashMap::new()), execs: Mutex::new(HashMap::new()) }
+        Supervisor {
+            exec_root: exec_root.to_path_buf(),
+            tombstones: Mutex::new(HashMap::new()),
+            execs: Mutex::new(HashMap::new()),
+        }
     }
 
     fn state_dir(&self, id: &str) -> PathBuf {
@@ -70,7 +74,8 @@ impl Supervisor {
         if c.process.shim_pid == 0 {
             return false;
         }
-        let cmdline = std::fs::read(format!("/proc/{}/cmdline", c.process.shim_pid)).unwrap_or_default();
+        let cmdline =
+            std::fs::read(format!("/proc/{}/cmdline", c.process.shim_pid)).unwrap_or_default();
         let text = String::from_utf8_lossy(&cmdline);
         text.contains("shim") && text.contains(&c.id)
     }
@@ -82,7 +87,8 @@ impl Supervisor {
     /// Start the process of a prepared sandbox; reports the outcome to the controller.
     pub async fn start(&self, daemon: &Arc<Daemon>, sb: StartedSandbox) -> Result<(), ApiError> {
         let dir = self.state_dir(&sb.id);
-        std::fs::create_dir_all(&dir).map_err(|e| ApiError::internal(format!("create {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| ApiError::internal(format!("create {}: {e}", dir.display())))?;
         let exit_path = dir.join("exit");
         let _ = std::fs::remove_file(&exit_path);
         let spec = ShimSpec {
@@ -102,8 +108,10 @@ impl Supervisor {
         };
         let spec_path = dir.join("shim.json");
         let bytes = serde_json::to_vec(&spec).map_err(|e| ApiError::internal(e.to_string()))?;
-        std::fs::write(&spec_path, bytes).map_err(|e| ApiError::internal(format!("write shim spec: {e}")))?;
-        let exe = std::env::current_exe().map_err(|e| ApiError::internal(format!("own executable: {e}")))?;
+        std::fs::write(&spec_path, bytes)
+            .map_err(|e| ApiError::internal(format!("write shim spec: {e}")))?;
+        let exe = std::env::current_exe()
+            .map_err(|e| ApiError::internal(format!("own executable: {e}")))?;
         let outcome = tokio::task::spawn_blocking(move || -> Result<String, String> {
             let mut child = Command::new(exe)
                 .arg("shim")
@@ -129,13 +137,21 @@ impl Supervisor {
                 return Err(ApiError::internal(e));
             }
         };
-        let line = report.lines().next().unwrap_or("err 125 shim gave no report").to_string();
+        let line = report
+            .lines()
+            .next()
+            .unwrap_or("err 125 shim gave no report")
+            .to_string();
         let mut words = line.splitn(3, ' ');
         match (words.next(), words.next(), words.next()) {
             (Some("ok"), Some(shim), Some(pid)) => {
                 let shim_pid: u32 = shim.parse().unwrap_or(0);
                 let pid: u32 = pid.parse().unwrap_or(0);
-                daemon.ctl.set_running(&sb.id, pid, shim_pid).await.map_err(api_error)?;
+                daemon
+                    .ctl
+                    .set_running(&sb.id, pid, shim_pid)
+                    .await
+                    .map_err(api_error)?;
                 self.watch(daemon.clone(), sb.id.clone(), shim_pid);
                 Ok(())
             }
@@ -149,7 +165,10 @@ impl Supervisor {
                     126 => 403,
                     _ => 500,
                 };
-                Err(ApiError::new(status, format!("failed to create task for container: {msg}")))
+                Err(ApiError::new(
+                    status,
+                    format!("failed to create task for container: {msg}"),
+                ))
             }
         }
     }
@@ -168,7 +187,9 @@ impl Supervisor {
         tokio::spawn(async move {
             if let Ok(fd) = pidfd_open(shim_pid) {
                 // SAFETY: the pidfd is owned by the AsyncFd for as long as it is registered.
-                if let Ok(afd) = unsafe { AsyncFd::register_with_interest(fd, tokio::io::Interest::READABLE) } {
+                if let Ok(afd) =
+                    unsafe { AsyncFd::register_with_interest(fd, tokio::io::Interest::READABLE) }
+                {
                     let _ = afd.readable().await;
                 }
             }
@@ -200,7 +221,13 @@ impl Supervisor {
         let running = |d: &Arc<Daemon>| {
             let d = d.clone();
             let id = id.to_string();
-            async move { d.ctl.container(&id).await.map(|(c, _)| c.is_running()).unwrap_or(false) }
+            async move {
+                d.ctl
+                    .container(&id)
+                    .await
+                    .map(|(c, _)| c.is_running())
+                    .unwrap_or(false)
+            }
         };
         if !running(daemon).await {
             return true;
@@ -210,7 +237,9 @@ impl Supervisor {
             let next = async {
                 loop {
                     match events.recv().await {
-                        Ok(e) if e.id == id && (e.action == "die" || e.action == "destroy") => return,
+                        Ok(e) if e.id == id && (e.action == "die" || e.action == "destroy") => {
+                            return
+                        }
                         Ok(_) => continue,
                         Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => return,
                         Err(_) => return,
@@ -232,10 +261,17 @@ impl Supervisor {
     }
 
     /// Run a command inside a running container's namespaces, streaming its output as framed chunks.
-    pub fn exec_start(&self, daemon: Arc<Daemon>, exec_id: String, target_pid: u32) -> Result<Body, ApiError> {
+    pub fn exec_start(
+        &self,
+        daemon: Arc<Daemon>,
+        exec_id: String,
+        target_pid: u32,
+    ) -> Result<Body, ApiError> {
         let (cmd, env) = {
             let mut execs = lock(&self.execs);
-            let st = execs.get_mut(&exec_id).ok_or_else(|| ApiError::not_found(format!("No such exec instance: {exec_id}")))?;
+            let st = execs
+                .get_mut(&exec_id)
+                .ok_or_else(|| ApiError::not_found(format!("No such exec instance: {exec_id}")))?;
             st.running = true;
             (st.cmd.clone(), st.env.clone())
         };
@@ -245,16 +281,25 @@ impl Supervisor {
             ("mnt", nix::sched::CloneFlags::CLONE_NEWNS),
         ]
         .into_iter()
-        .map(|(n, f)| std::fs::File::open(format!("/proc/{target_pid}/ns/{n}")).map(|file| (file, f)))
+        .map(|(n, f)| {
+            std::fs::File::open(format!("/proc/{target_pid}/ns/{n}")).map(|file| (file, f))
+        })
         .collect::<Result<_, _>>()
         .map_err(|e| ApiError::conflict(format!("container is not running: {e}")))?;
         let Some((prog, args)) = cmd.split_first() else {
             return Err(ApiError::bad_request("No exec command specified"));
         };
         let mut command = tokio::process::Command::new(prog);
-        command.args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        command
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         command.env_clear();
-        command.env("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+        command.env(
+            "PATH",
+            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        );
         for e in &env {
             if let Some((k, v)) = e.split_once('=') {
                 command.env(k, v);
@@ -271,7 +316,11 @@ impl Supervisor {
             });
         }
         let mut child = command.spawn().map_err(|e| {
-            let code = if e.kind() == std::io::ErrorKind::NotFound { 404 } else { 500 };
+            let code = if e.kind() == std::io::ErrorKind::NotFound {
+                404
+            } else {
+                500
+            };
             ApiError::new(code, format!("exec: \"{prog}\": {e}"))
         })?;
         if let Some(p) = child.id() {
@@ -279,7 +328,8 @@ impl Supervisor {
                 st.pid = p;
             }
         }
-        let (tx, rx) = tokio::sync::mpsc::channel::<Result<hyper::body::Frame<Bytes>, std::io::Error>>(16);
+        let (tx, rx) =
+            tokio::sync::mpsc::channel::<Result<hyper::body::Frame<Bytes>, std::io::Error>>(16);
         let mut out = child.stdout.take();
         let mut err = child.stderr.take();
         tokio::spawn(async move {
@@ -296,7 +346,9 @@ impl Supervisor {
                 }
             }
             let code = match child.wait().await {
-                Ok(s) => s.code().unwrap_or_else(|| 128 + std::os::unix::process::ExitStatusExt::signal(&s).unwrap_or(0)),
+                Ok(s) => s.code().unwrap_or_else(|| {
+                    128 + std::os::unix::process::ExitStatusExt::signal(&s).unwrap_or(0)
+                }),
                 Err(_) => 255,
             };
             if let Some(st) = lock(&daemon.procs.execs).get_mut(&exec_id) {
@@ -310,8 +362,16 @@ impl Supervisor {
     }
 
     /// Stream a container's log (framed), optionally following until the container stops.
-    pub fn logs(daemon: Arc<Daemon>, id: String, path: PathBuf, follow: bool, stdout: bool, stderr: bool) -> Body {
-        let (tx, rx) = tokio::sync::mpsc::channel::<Result<hyper::body::Frame<Bytes>, std::io::Error>>(16);
+    pub fn logs(
+        daemon: Arc<Daemon>,
+        id: String,
+        path: PathBuf,
+        follow: bool,
+        stdout: bool,
+        stderr: bool,
+    ) -> Body {
+        let (tx, rx) =
+            tokio::sync::mpsc::channel::<Result<hyper::body::Frame<Bytes>, std::io::Error>>(16);
         tokio::spawn(async move {
             // Opened once, up front: the descriptor keeps the log readable even if `--rm` removes the
             // container (and its files) the moment it exits.
@@ -336,7 +396,12 @@ impl Supervisor {
                         let mut out = Vec::new();
                         let mut i = 0;
                         while pending.len() - i >= 8 {
-                            let len = u32::from_be_bytes([pending[i + 4], pending[i + 5], pending[i + 6], pending[i + 7]]) as usize;
+                            let len = u32::from_be_bytes([
+                                pending[i + 4],
+                                pending[i + 5],
+                                pending[i + 6],
+                                pending[i + 7],
+                            ]) as usize;
                             if pending.len() - i < 8 + len {
                                 break;
                             }
@@ -347,7 +412,12 @@ impl Supervisor {
                             i += 8 + len;
                         }
                         pending.drain(..i);
-                        if !out.is_empty() && tx.send(Ok(hyper::body::Frame::data(Bytes::from(out)))).await.is_err() {
+                        if !out.is_empty()
+                            && tx
+                                .send(Ok(hyper::body::Frame::data(Bytes::from(out))))
+                                .await
+                                .is_err()
+                        {
                             return;
                         }
                     }
@@ -357,12 +427,22 @@ impl Supervisor {
                 }
                 if !progressed {
                     use cnm_core::model::RunState;
-                    let state = daemon.ctl.container(&id).await.map(|(c, _)| c.process.state).ok();
+                    let state = daemon
+                        .ctl
+                        .container(&id)
+                        .await
+                        .map(|(c, _)| c.process.state)
+                        .ok();
                     // A created container has not run yet (the client follows before it starts it).
                     let done = match state {
                         None => true,
                         Some(RunState::Exited) => true,
-                        Some(RunState::Created) => daemon.ctl.container(&id).await.map(|(c, _)| !c.process.error.is_empty()).unwrap_or(true),
+                        Some(RunState::Created) => daemon
+                            .ctl
+                            .container(&id)
+                            .await
+                            .map(|(c, _)| !c.process.error.is_empty())
+                            .unwrap_or(true),
                         Some(RunState::Running) => false,
                     };
                     if done {

@@ -45,8 +45,15 @@ async fn route(d: &Arc<Daemon>, r: Req) -> R {
             .header("Docker-Experimental", "false")
             .header("Ostype", "linux")
             .header("Pragma", "no-cache")
-            .header("Server", format!("cnm/{} (linux)", env!("CARGO_PKG_VERSION")))
-            .body(if m == Method::HEAD { full("") } else { full("OK") })
+            .header(
+                "Server",
+                format!("cnm/{} (linux)", env!("CARGO_PKG_VERSION")),
+            )
+            .body(if m == Method::HEAD {
+                full("")
+            } else {
+                full("OK")
+            })
             .map_err(|e| ApiError::internal(e.to_string()))?;
         return Ok(resp);
     }
@@ -54,7 +61,11 @@ async fn route(d: &Arc<Daemon>, r: Req) -> R {
         return Ok(json(200, r.version, to_json_body(&version_body(d))));
     }
     if path == "/info" && m == Method::GET {
-        return Ok(json(200, r.version, to_json_body(&info_body(d, r.version).await)));
+        return Ok(json(
+            200,
+            r.version,
+            to_json_body(&info_body(d, r.version).await),
+        ));
     }
     if path == "/networks" && m == Method::GET {
         return networks_list(d, &r).await;
@@ -76,7 +87,11 @@ async fn route(d: &Arc<Daemon>, r: Req) -> R {
         }
         if m == Method::GET {
             let (net, eps) = d.ctl.network(rest).await.map_err(api_error)?;
-            return Ok(json(200, r.version, to_json_body(&convert::network(&net, &eps, r.version))));
+            return Ok(json(
+                200,
+                r.version,
+                to_json_body(&convert::network(&net, &eps, r.version)),
+            ));
         }
         if m == Method::DELETE {
             d.ctl.delete_network(rest).await.map_err(api_error)?;
@@ -93,7 +108,10 @@ async fn route(d: &Arc<Daemon>, r: Req) -> R {
             let _ = std::fs::create_dir_all(dir);
         }
         let _ = std::fs::File::create(&log);
-        let resp = cnm_api::ContainerCreateResponse { id, warnings: Vec::new() };
+        let resp = cnm_api::ContainerCreateResponse {
+            id,
+            warnings: Vec::new(),
+        };
         return Ok(json(201, r.version, to_json_body(&resp)));
     }
     if path == "/containers/json" && m == Method::GET {
@@ -138,7 +156,9 @@ fn version_body(_d: &Arc<Daemon>) -> cnm_api::SystemVersion {
         go_version: "rust".into(),
         os: "linux".into(),
         arch: cnm_api::go_arch(std::env::consts::ARCH).to_string(),
-        kernel_version: uname.map(|u| u.release().to_string_lossy().to_string()).unwrap_or_default(),
+        kernel_version: uname
+            .map(|u| u.release().to_string_lossy().to_string())
+            .unwrap_or_default(),
         build_time: String::new(),
         experimental: false,
         extra_components: Vec::new(),
@@ -149,18 +169,30 @@ async fn info_body(d: &Arc<Daemon>, v: ApiVersion) -> cnm_api::SystemInfo {
     let ctrs = d.ctl.containers().await;
     let running = ctrs.iter().filter(|(c, _)| c.is_running()).count() as u64;
     let uname = nix::sys::utsname::uname().ok();
-    let read = |p: &str| std::fs::read_to_string(p).map(|s| s.trim().to_string()).unwrap_or_default();
+    let read = |p: &str| {
+        std::fs::read_to_string(p)
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default()
+    };
     cnm_api::SystemInfo::new(
         &cnm_api::InfoInput {
             id: read(&d.args.data_root.join("host-id").display().to_string()),
             server_version: env!("CARGO_PKG_VERSION").to_string(),
-            kernel_version: uname.as_ref().map(|u| u.release().to_string_lossy().to_string()).unwrap_or_default(),
+            kernel_version: uname
+                .as_ref()
+                .map(|u| u.release().to_string_lossy().to_string())
+                .unwrap_or_default(),
             operating_system: "Linux".into(),
             os_version: String::new(),
             os_type: "linux".into(),
-            architecture: uname.as_ref().map(|u| u.machine().to_string_lossy().to_string()).unwrap_or_default(),
+            architecture: uname
+                .as_ref()
+                .map(|u| u.machine().to_string_lossy().to_string())
+                .unwrap_or_default(),
             hostname: read("/proc/sys/kernel/hostname"),
-            ncpu: std::thread::available_parallelism().map(|n| n.get() as u64).unwrap_or(1),
+            ncpu: std::thread::available_parallelism()
+                .map(|n| n.get() as u64)
+                .unwrap_or(1),
             mem_total: 0,
             data_root: d.args.data_root.display().to_string(),
             containers: cnm_api::ContainerCounts {
@@ -177,7 +209,9 @@ async fn info_body(d: &Arc<Daemon>, v: ApiVersion) -> cnm_api::SystemInfo {
             bridge_nf_ip6tables: true,
             cgroup_driver: "cgroupfs".into(),
             cgroup_version: "1".into(),
-            n_fd: std::fs::read_dir("/proc/self/fd").map(|r| r.count() as u64).unwrap_or(0),
+            n_fd: std::fs::read_dir("/proc/self/fd")
+                .map(|r| r.count() as u64)
+                .unwrap_or(0),
             n_goroutines: 0,
             debug: false,
             firewall_backend: Some("nftables".into()),
@@ -216,7 +250,9 @@ async fn networks_list(d: &Arc<Daemon>, r: &Req) -> R {
             let types = f.get("type");
             for ty in &types {
                 if *ty != "builtin" && *ty != "custom" {
-                    return Err(ApiError::bad_request(format!("invalid filter: 'type'='{ty}'")));
+                    return Err(ApiError::bad_request(format!(
+                        "invalid filter: 'type'='{ty}'"
+                    )));
                 }
             }
             if !types.contains(&t) {
@@ -224,7 +260,10 @@ async fn networks_list(d: &Arc<Daemon>, r: &Req) -> R {
             }
         }
         if let Some(want) = dangling {
-            let used = ctrs.iter().any(|(c, eps)| eps.iter().any(|(e, _)| e.network_id == n.id) || c.config.networks.iter().any(|(id, _)| *id == n.id));
+            let used = ctrs.iter().any(|(c, eps)| {
+                eps.iter().any(|(e, _)| e.network_id == n.id)
+                    || c.config.networks.iter().any(|(id, _)| *id == n.id)
+            });
             let is_dangling = !n.predefined && !used;
             if want != is_dangling {
                 continue;
@@ -238,44 +277,72 @@ async fn networks_list(d: &Arc<Daemon>, r: &Req) -> R {
 
 async fn network_create(d: &Arc<Daemon>, r: &Req) -> R {
     let req: cnm_api::NetworkCreateRequest = decode_json_body(&r.body)?;
-    let (id, warning) = d.ctl.create_network(convert::network_create(req)).await.map_err(api_error)?;
-    Ok(json(201, r.version, to_json_body(&cnm_api::NetworkCreateResponse { id, warning })))
+    let (id, warning) = d
+        .ctl
+        .create_network(convert::network_create(req))
+        .await
+        .map_err(api_error)?;
+    Ok(json(
+        201,
+        r.version,
+        to_json_body(&cnm_api::NetworkCreateResponse { id, warning }),
+    ))
 }
 
 async fn networks_prune(d: &Arc<Daemon>, r: &Req) -> R {
     let f = Filters::parse_opt(r.query("filters"))?;
     f.validate(cnm_api::NETWORK_PRUNE_FILTERS)?;
     let until = match f.get("until").first() {
-        Some(u) => Some(cnm_api::parse_go_time(u, std::time::SystemTime::now()).map_err(|e| ApiError::bad_request(e.to_string()))?),
+        Some(u) => Some(
+            cnm_api::parse_go_time(u, std::time::SystemTime::now())
+                .map_err(|e| ApiError::bad_request(e.to_string()))?,
+        ),
         None => None,
     };
     let removed = d
         .ctl
         .prune_networks(|n| {
             let created = convert::time_of(n.created_ns);
-            let old_enough = until.map(|u| u.to_system_time().map(|u| created < u).unwrap_or(true)).unwrap_or(true);
+            let old_enough = until
+                .map(|u| u.to_system_time().map(|u| created < u).unwrap_or(true))
+                .unwrap_or(true);
             old_enough && f.match_prune_labels(&n.labels)
         })
         .await
         .map_err(api_error)?;
-    let body = cnm_api::NetworkPruneResponse { networks_deleted: if removed.is_empty() { None } else { Some(removed) } };
+    let body = cnm_api::NetworkPruneResponse {
+        networks_deleted: if removed.is_empty() {
+            None
+        } else {
+            Some(removed)
+        },
+    };
     Ok(json(200, r.version, to_json_body(&body)))
 }
 
 async fn network_connect(d: &Arc<Daemon>, r: &Req, id: &str) -> R {
     let req: cnm_api::NetworkConnectRequest = decode_json_body(&r.body)?;
     let ep = convert::endpoint_request(req.endpoint_config, true)?;
-    d.ctl.connect(id, &req.container, ep).await.map_err(api_error)?;
+    d.ctl
+        .connect(id, &req.container, ep)
+        .await
+        .map_err(api_error)?;
     Ok(empty(200, r.version))
 }
 
 async fn network_disconnect(d: &Arc<Daemon>, r: &Req, id: &str) -> R {
     let req: cnm_api::NetworkDisconnectRequest = decode_json_body(&r.body)?;
-    d.ctl.disconnect(id, &req.container, req.force).await.map_err(api_error)?;
+    d.ctl
+        .disconnect(id, &req.container, req.force)
+        .await
+        .map_err(api_error)?;
     Ok(empty(200, r.version))
 }
 
-async fn configured_networks(d: &Arc<Daemon>, c: &cnm_core::model::ContainerRecord) -> Vec<cnm_core::model::NetworkRecord> {
+async fn configured_networks(
+    d: &Arc<Daemon>,
+    c: &cnm_core::model::ContainerRecord,
+) -> Vec<cnm_core::model::NetworkRecord> {
     let ids: Vec<String> = c.config.networks.iter().map(|(n, _)| n.clone()).collect();
     d.ctl.network_records(&ids).await
 }
@@ -329,17 +396,26 @@ async fn container_stop(d: &Arc<Daemon>, r: &Req, id: &str) -> R {
 fn parse_signal(s: Option<&str>) -> Result<nix::sys::signal::Signal, ApiError> {
     let s = s.unwrap_or("SIGKILL");
     if let Ok(n) = s.parse::<i32>() {
-        return nix::sys::signal::Signal::try_from(n).map_err(|_| ApiError::bad_request(format!("Invalid signal: {s}")));
+        return nix::sys::signal::Signal::try_from(n)
+            .map_err(|_| ApiError::bad_request(format!("Invalid signal: {s}")));
     }
-    let name = if s.starts_with("SIG") { s.to_string() } else { format!("SIG{s}") };
-    name.parse().map_err(|_| ApiError::bad_request(format!("Invalid signal: {s}")))
+    let name = if s.starts_with("SIG") {
+        s.to_string()
+    } else {
+        format!("SIG{s}")
+    };
+    name.parse()
+        .map_err(|_| ApiError::bad_request(format!("Invalid signal: {s}")))
 }
 
 async fn container_kill(d: &Arc<Daemon>, r: &Req, id: &str) -> R {
     let (c, _) = d.ctl.container(id).await.map_err(api_error)?;
     let sig = parse_signal(r.query("signal"))?;
     if !c.is_running() {
-        return Err(ApiError::conflict(format!("Container {} is not running", c.id)));
+        return Err(ApiError::conflict(format!(
+            "Container {} is not running",
+            c.id
+        )));
     }
     Supervisor::signal(c.process.pid, sig)?;
     if sig == nix::sys::signal::Signal::SIGKILL {
@@ -352,7 +428,17 @@ async fn container_wait(d: &Arc<Daemon>, r: &Req, id: &str) -> R {
     let cid = match d.ctl.container(id).await {
         Ok((c, _)) => c.id,
         Err(e) => match d.procs.exit_code_of(id) {
-            Some(code) => return Ok(json(200, r.version, to_json_body(&cnm_api::ContainerWaitResponse::new(code as i64, None, r.version)))),
+            Some(code) => {
+                return Ok(json(
+                    200,
+                    r.version,
+                    to_json_body(&cnm_api::ContainerWaitResponse::new(
+                        code as i64,
+                        None,
+                        r.version,
+                    )),
+                ))
+            }
             None => return Err(api_error(e)),
         },
     };
@@ -361,7 +447,15 @@ async fn container_wait(d: &Arc<Daemon>, r: &Req, id: &str) -> R {
         Ok((c, _)) => c.process.exit_code,
         Err(_) => d.procs.exit_code_of(&cid).unwrap_or(255),
     };
-    Ok(json(200, r.version, to_json_body(&cnm_api::ContainerWaitResponse::new(code as i64, None, r.version))))
+    Ok(json(
+        200,
+        r.version,
+        to_json_body(&cnm_api::ContainerWaitResponse::new(
+            code as i64,
+            None,
+            r.version,
+        )),
+    ))
 }
 
 async fn container_remove(d: &Arc<Daemon>, r: &Req, id: &str) -> R {
@@ -370,7 +464,10 @@ async fn container_remove(d: &Arc<Daemon>, r: &Req, id: &str) -> R {
     if c.is_running() && force {
         Supervisor::signal(c.process.pid, nix::sys::signal::Signal::SIGKILL)?;
     }
-    d.ctl.remove_container(&c.id, force).await.map_err(api_error)?;
+    d.ctl
+        .remove_container(&c.id, force)
+        .await
+        .map_err(api_error)?;
     Ok(empty(204, r.version))
 }
 
@@ -378,17 +475,34 @@ async fn container_logs(d: &Arc<Daemon>, r: &Req, id: &str) -> R {
     let (c, _) = d.ctl.container(id).await.map_err(api_error)?;
     let (stdout, stderr) = (r.flag("stdout"), r.flag("stderr"));
     if !stdout && !stderr {
-        return Err(ApiError::bad_request("Bad parameters: you must choose at least one stream"));
+        return Err(ApiError::bad_request(
+            "Bad parameters: you must choose at least one stream",
+        ));
     }
     let path = d.procs.log_path(&d.args.data_root, &c.id);
-    let body = Supervisor::logs(d.clone(), c.id.clone(), path, r.flag("follow"), stdout, stderr);
-    Ok(text(200, r.version, "application/vnd.docker.multiplexed-stream", body))
+    let body = Supervisor::logs(
+        d.clone(),
+        c.id.clone(),
+        path,
+        r.flag("follow"),
+        stdout,
+        stderr,
+    );
+    Ok(text(
+        200,
+        r.version,
+        "application/vnd.docker.multiplexed-stream",
+        body,
+    ))
 }
 
 async fn exec_create(d: &Arc<Daemon>, r: &Req, id: &str) -> R {
     let (c, _) = d.ctl.container(id).await.map_err(api_error)?;
     if !c.is_running() {
-        return Err(ApiError::conflict(format!("container {} is not running", c.id)));
+        return Err(ApiError::conflict(format!(
+            "container {} is not running",
+            c.id
+        )));
     }
     let req: cnm_api::ExecCreateRequest = decode_json_body(&r.body)?;
     let cmd = req.cmd.unwrap_or_default();
@@ -398,29 +512,59 @@ async fn exec_create(d: &Arc<Daemon>, r: &Req, id: &str) -> R {
     let exec_id = cnm_core::ids::new_id();
     let mut env = req.env.unwrap_or_default();
     env.push(format!("HOSTNAME={}", c.hostname()));
-    d.procs.execs.lock().unwrap_or_else(|p| p.into_inner()).insert(
-        exec_id.clone(),
-        ExecState { container_id: c.id.clone(), cmd, env, running: false, exit_code: None, pid: 0 },
-    );
-    Ok(json(201, r.version, to_json_body(&cnm_api::ExecCreateResponse { id: exec_id })))
+    d.procs
+        .execs
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(
+            exec_id.clone(),
+            ExecState {
+                container_id: c.id.clone(),
+                cmd,
+                env,
+                running: false,
+                exit_code: None,
+                pid: 0,
+            },
+        );
+    Ok(json(
+        201,
+        r.version,
+        to_json_body(&cnm_api::ExecCreateResponse { id: exec_id }),
+    ))
 }
 
 async fn exec_start(d: &Arc<Daemon>, r: &Req, id: &str) -> R {
     let cid = {
         let execs = d.procs.execs.lock().unwrap_or_else(|p| p.into_inner());
-        execs.get(id).map(|e| e.container_id.clone()).ok_or_else(|| ApiError::not_found(format!("No such exec instance: {id}")))?
+        execs
+            .get(id)
+            .map(|e| e.container_id.clone())
+            .ok_or_else(|| ApiError::not_found(format!("No such exec instance: {id}")))?
     };
     let (c, _) = d.ctl.container(&cid).await.map_err(api_error)?;
     if !c.is_running() {
-        return Err(ApiError::conflict(format!("container {} is not running", c.id)));
+        return Err(ApiError::conflict(format!(
+            "container {} is not running",
+            c.id
+        )));
     }
-    let body = d.procs.exec_start(d.clone(), id.to_string(), c.process.pid)?;
-    Ok(text(200, r.version, "application/vnd.docker.multiplexed-stream", body))
+    let body = d
+        .procs
+        .exec_start(d.clone(), id.to_string(), c.process.pid)?;
+    Ok(text(
+        200,
+        r.version,
+        "application/vnd.docker.multiplexed-stream",
+        body,
+    ))
 }
 
 fn exec_inspect(r: &Req, d: &Arc<Daemon>, id: &str) -> R {
     let execs = d.procs.execs.lock().unwrap_or_else(|p| p.into_inner());
-    let e = execs.get(id).ok_or_else(|| ApiError::not_found(format!("No such exec instance: {id}")))?;
+    let e = execs
+        .get(id)
+        .ok_or_else(|| ApiError::not_found(format!("No such exec instance: {id}")))?;
     let body = cnm_api::ExecInspect {
         id: id.to_string(),
         running: e.running,

@@ -1,0 +1,268 @@
+//! End-to-end harness: every test gets its own world — a holder process in a fresh network namespace and
+//! a private mount namespace (so namespace bind mounts vanish with it) — runs `cnm daemon` inside it with
+//! temporary dirs, and drives it through the real CLI. Nothing touches the machine's own namespaces.
+#![allow(dead_code)]
+
+use std::fs::File;
+use std::os::fd::AsFd;
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const CNM: &str = env!("CARGO_BIN_EXE_cnm");
+
+pub struct World {
+    pub dir: tempfile::TempDir,
+    holder: Child,
+    daemon: Option<Child>,
+}
+
+pub struct Out {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Out {
+    fn from(o: Output) -> Self {
+        Out {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+
+    #[track_caller]
+    pub fn ok(self) -> Self {
+        assert_eq!(
+            self.code, 0,
+            "command failed: stdout={:?} stderr={:?}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+}
+
+impl World {
+    pub fn new() -> Self {
+        assert!(
+            nix::unistd::Uid::effective().is_root(),
+            "end-to-end tests need root (they create network namespaces); run them as root"
+        );
+        let dir = tempfile::tempdir().expect("tempdir");
+        let holder = Command::new("unshare")
+            .args([
+                "--net",
+                "--mount",
+                "--propagation",
+                "private",
+                "sleep",
+                "100000",
+            ])
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("spawn namespace holder");
+        let me = std::fs::read_link("/proc/self/ns/net").expect("own netns");
+        let start = Instant::now();
+        loop {
+            let theirs = std::fs::read_link(format!("/proc/{}/ns/net", holder.id()));
+            if matches!(&theirs, Ok(t) if *t != me) {
+                break;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "namespace holder did not start"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let mut w = World {
+            dir,
+            holder,
+            daemon: None,
+        };
+        w.sh("ip link set lo up").ok();
+        w.start_daemon(&[]);
+        w
+    }
+
+    pub fn path(&self, p: &str) -> PathBuf {
+        self.dir.path().join(p)
+    }
+
+    pub fn sock(&self) -> String {
+        format!("unix://{}", self.path("cnm.sock").display())
+    }
+
+    /// A command that runs inside this world's network and mount namespaces.
+    pub fn command(&self, prog: &str) -> Command {
+        let pid = self.holder.id();
+        let net = File::open(format!("/proc/{pid}/ns/net")).expect("holder netns");
+        let mnt = File::open(format!("/proc/{pid}/ns/mnt")).expect("holder mntns");
+        let mut c = Command::new(prog);
+        c.env("CNM_HOST", self.sock());
+        // SAFETY: only setns on descriptors opened before the fork.
+        unsafe {
+            c.pre_exec(move || {
+                nix::sched::setns(net.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET)
+                    .map_err(std::io::Error::from)?;
+                nix::sched::setns(mnt.as_fd(), nix::sched::CloneFlags::CLONE_NEWNS)
+                    .map_err(std::io::Error::from)?;
+                Ok(())
+            });
+        }
+        c
+    }
+
+    pub fn start_daemon(&mut self, extra: &[&str]) {
+        let log = File::options()
+            .create(true)
+            .append(true)
+            .open(self.path("daemon.log"))
+            .expect("log");
+        let mut c = self.command(CNM);
+        c.arg("daemon")
+            .arg("-H")
+            .arg(self.sock())
+            .arg("--data-root")
+            .arg(self.path("data"))
+            .arg("--exec-root")
+            .arg(self.path("exec"))
+            .arg("--log-level")
+            .arg("debug")
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log);
+        let child = c.spawn().expect("spawn daemon");
+        self.daemon = Some(child);
+        let start = Instant::now();
+        loop {
+            if self.cnm(&["network", "ls", "-q"]).code == 0 {
+                return;
+            }
+            if let Some(d) = self.daemon.as_mut() {
+                if let Ok(Some(st)) = d.try_wait() {
+                    panic!("daemon exited at start ({st}); log:\n{}", self.log());
+                }
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "daemon did not come up; log:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.path("daemon.log")).unwrap_or_default()
+    }
+
+    pub fn daemon_pid(&self) -> u32 {
+        self.daemon.as_ref().map(|d| d.id()).unwrap_or(0)
+    }
+
+    /// SIGTERM (or SIGKILL) the daemon and wait for it.
+    pub fn stop_daemon(&mut self, sig: nix::sys::signal::Signal) {
+        if let Some(mut d) = self.daemon.take() {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(d.id() as i32), sig);
+            let _ = d.wait();
+        }
+    }
+
+    pub fn cnm(&self, args: &[&str]) -> Out {
+        Out::from(
+            self.command(CNM)
+                .args(args)
+                .stdin(Stdio::null())
+                .output()
+                .expect("run cnm"),
+        )
+    }
+
+    pub fn sh(&self, script: &str) -> Out {
+        Out::from(
+            self.command("sh")
+                .arg("-c")
+                .arg(script)
+                .stdin(Stdio::null())
+                .output()
+                .expect("run sh"),
+        )
+    }
+
+    /// Raw HTTP request to the daemon; returns (status, body).
+    pub fn http(&self, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
+        use std::io::{Read, Write};
+        let mut s =
+            std::os::unix::net::UnixStream::connect(self.path("cnm.sock")).expect("connect");
+        let b = body.unwrap_or("");
+        let req = format!(
+            "{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{b}",
+            b.len()
+        );
+        // The daemon may answer (413) and close before a huge body is fully sent.
+        let _ = s.write_all(req.as_bytes());
+        let mut resp = Vec::new();
+        let _ = s.read_to_end(&mut resp);
+        let text = String::from_utf8_lossy(&resp).into_owned();
+        let status = text
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let body = text
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_string())
+            .unwrap_or_default();
+        let body = if text
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked")
+        {
+            dechunk(&body)
+        } else {
+            body
+        };
+        (status, body)
+    }
+
+    pub fn inspect(&self, what: &str, name: &str) -> serde_json::Value {
+        let out = if what == "network" {
+            self.cnm(&["network", "inspect", name])
+        } else {
+            self.cnm(&["inspect", name])
+        };
+        let out = out.ok();
+        let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("inspect json");
+        v[0].clone()
+    }
+}
+
+fn dechunk(s: &str) -> String {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some((size, after)) = rest.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 || after.len() < n {
+            break;
+        }
+        out.push_str(&after[..n]);
+        rest = after[n..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        if self.daemon.is_some() {
+            let ids = self.cnm(&["ps", "-aq"]).stdout;
+            for id in ids.lines().filter(|l| !l.is_empty()) {
+                let _ = self.cnm(&["rm", "-f", id]);
+            }
+            self.stop_daemon(nix::sys::signal::Signal::SIGTERM);
+        }
+        let _ = self.holder.kill();
+        let _ = self.holder.wait();
+    }
+}
