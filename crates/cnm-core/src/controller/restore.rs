@@ -185,7 +185,7 @@ impl Controller {
             let running = c.process.state == RunState::Running && alive(&c);
             if has_sandbox && !running {
                 // The process is gone (or never started): release its networking.
-                let mut sb = c.sandbox.take().unwrap_or_else(|| unreachable_sandbox());
+                let mut sb = c.sandbox.take().unwrap_or_else(unreachable_sandbox);
                 self.teardown_endpoints(&mut st, &mut sb, true).await;
                 if c.config.mode != NetworkMode::Host {
                     let _ = self.os.destroy(Path::new(&sb.key));

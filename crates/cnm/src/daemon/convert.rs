@@ -431,10 +431,7 @@ pub fn container_summary(
         labels: c.config.labels.clone(),
         state: state_text(c).into(),
         status,
-        host_config: cnm_api::SummaryHostConfig {
-            network_mode: c.config.network_mode_text.clone(),
-            ..Default::default()
-        },
+        host_config: cnm_api::SummaryHostConfig { network_mode: c.config.network_mode_text.clone() },
         network_settings: cnm_api::SummaryNetworkSettings { networks },
         ..Default::default()
     }

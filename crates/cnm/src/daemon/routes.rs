@@ -351,7 +351,7 @@ async fn containers_list(d: &Arc<Daemon>, r: &Req) -> R {
     let all = r.flag("all");
     let mut out = Vec::new();
     let mut ctrs = d.ctl.containers().await;
-    ctrs.sort_by(|a, b| b.0.created_ns.cmp(&a.0.created_ns));
+    ctrs.sort_by_key(|c| std::cmp::Reverse(c.0.created_ns));
     for (c, eps) in &ctrs {
         if !all && !c.is_running() {
             continue;
