@@ -431,7 +431,9 @@ pub fn container_summary(
         labels: c.config.labels.clone(),
         state: state_text(c).into(),
         status,
-        host_config: cnm_api::SummaryHostConfig { network_mode: c.config.network_mode_text.clone() },
+        host_config: cnm_api::SummaryHostConfig {
+            network_mode: c.config.network_mode_text.clone(),
+        },
         network_settings: cnm_api::SummaryNetworkSettings { networks },
         ..Default::default()
     }
