@@ -1,0 +1,139 @@
+//! Engine benchmarks through the API, in a world of their own (same harness as the end-to-end tests):
+//! attach latency (create + start of a container with one bridge endpoint, no ports), its scaling up to
+//! N containers on one bridge, remove latency, `network create` latency, and daemon RSS.
+//!
+//! Run: `cargo bench -p cnm --bench engine` (root; N defaults to 1000, `CNM_BENCH_N` overrides).
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::time::{Duration, Instant};
+
+fn pct(v: &[Duration], p: f64) -> f64 {
+    let mut s: Vec<f64> = v.iter().map(|d| d.as_secs_f64() * 1000.0).collect();
+    s.sort_by(|a, b| a.total_cmp(b));
+    s[((s.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn rss_kb(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn main() {
+    let n: usize = std::env::var("CNM_BENCH_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
+    let w = common::World::new();
+    let idle = rss_kb(w.daemon_pid());
+
+    let mut creates = Vec::new();
+    for i in 0..30 {
+        let t = Instant::now();
+        let (st, _) = w.http(
+            "POST",
+            "/networks/create",
+            Some(&format!(r#"{{"Name":"bn{i}","CheckDuplicate":true}}"#)),
+        );
+        creates.push(t.elapsed());
+        assert_eq!(st, 201);
+    }
+    for i in 0..30 {
+        w.http("DELETE", &format!("/networks/bn{i}"), None);
+    }
+    w.cnm(&["network", "create", "--subnet", "10.200.0.0/16", "bench"])
+        .ok();
+
+    let mut attach = Vec::new();
+    let mut ids = Vec::new();
+    for i in 0..n {
+        let body = r#"{"Cmd":["sleep","100000"],"HostConfig":{"NetworkMode":"bench"}}"#;
+        let t = Instant::now();
+        let (st, resp) = w.http("POST", &format!("/containers/create?name=b{i}"), Some(body));
+        assert_eq!(st, 201, "{resp}");
+        let id: serde_json::Value = serde_json::from_str(&resp).expect("json");
+        let id = id["Id"].as_str().expect("id").to_string();
+        let (st, resp) = w.http("POST", &format!("/containers/{id}/start"), None);
+        attach.push(t.elapsed());
+        assert_eq!(st, 204, "{resp}");
+        ids.push(id);
+    }
+    let rss_n = rss_kb(w.daemon_pid());
+    // Correctness: every container got an address and answers.
+    let net = w.inspect("network", "bench");
+    assert_eq!(net["Containers"].as_object().expect("containers").len(), n);
+    let sample: Vec<String> = net["Containers"]
+        .as_object()
+        .expect("c")
+        .values()
+        .step_by((n / 20).max(1))
+        .map(|c| {
+            c["IPv4Address"]
+                .as_str()
+                .expect("ip")
+                .split('/')
+                .next()
+                .expect("ip")
+                .to_string()
+        })
+        .collect();
+    w.sh(&format!(
+        "for ip in {}; do ping -c1 -W2 $ip >/dev/null || exit 1; done",
+        sample.join(" ")
+    ))
+    .ok();
+
+    let mut removes = Vec::new();
+    for id in &ids {
+        let t = Instant::now();
+        let (st, _) = w.http("DELETE", &format!("/containers/{id}?force=1"), None);
+        removes.push(t.elapsed());
+        assert_eq!(st, 204);
+    }
+    let k = 10.min(n / 2).max(1);
+    let first = &attach[..k];
+    let last = &attach[n - k..];
+    let mean =
+        |v: &[Duration]| v.iter().map(|d| d.as_secs_f64() * 1000.0).sum::<f64>() / v.len() as f64;
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!(
+        "cnm engine benchmark, N={n}, loadavg {}",
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    println!("| measure | p50 ms | p90 ms | p99 ms |");
+    println!("|---|---|---|---|");
+    println!(
+        "| attach (create+start, one bridge endpoint, through the API) | {:.2} | {:.2} | {:.2} |",
+        pct(&attach, 0.5),
+        pct(&attach, 0.9),
+        pct(&attach, 0.99)
+    );
+    println!(
+        "| remove (force, running) | {:.2} | {:.2} | {:.2} |",
+        pct(&removes, 0.5),
+        pct(&removes, 0.9),
+        pct(&removes, 0.99)
+    );
+    println!(
+        "| network create | {:.2} | {:.2} | {:.2} |",
+        pct(&creates, 0.5),
+        pct(&creates, 0.9),
+        pct(&creates, 0.99)
+    );
+    println!();
+    println!("attach mean of the first {k}: {:.2} ms; of the last {k} (containers {}..{n}): {:.2} ms; ratio {:.2}", mean(first), n - k, mean(last), mean(last) / mean(first));
+    println!(
+        "daemon RSS: idle {} kB, with {n} endpoints {} kB",
+        idle, rss_n
+    );
+}
