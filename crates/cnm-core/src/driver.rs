@@ -15,13 +15,6 @@ pub struct DriverError(pub String);
 
 pub type DriverResult<T> = std::result::Result<T, DriverError>;
 
-/// What a driver tells the controller after putting an interface into a sandbox.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct JoinInfo {
-    pub gateway4: Option<IpAddr>,
-    pub gateway6: Option<IpAddr>,
-}
-
 /// A network driver (bridge, host, null; later macvlan, ipvlan, overlay, remote).
 #[async_trait]
 pub trait NetworkDriver: Send + Sync {
@@ -37,6 +30,11 @@ pub trait NetworkDriver: Send + Sync {
         true
     }
 
+    /// Prefix of the interface names this driver's endpoints get inside sandboxes (`eth0`, `eth1`, …).
+    fn iface_prefix(&self, _net: &NetworkRecord) -> String {
+        "eth".to_string()
+    }
+
     /// Check options before anything is allocated.
     fn validate(&self, net: &NetworkRecord, others: &[&NetworkRecord]) -> DriverResult<()>;
 
@@ -46,13 +44,14 @@ pub trait NetworkDriver: Send + Sync {
     async fn delete_network(&self, net: &NetworkRecord) -> DriverResult<()>;
 
     /// Create the endpoint's interface inside the sandbox namespace at `netns`, named `ep.ifname`, with
-    /// its MAC; addresses and routes are applied by the sandbox layer afterwards.
+    /// its MAC; addresses and routes are applied by the sandbox layer afterwards. An interface that is
+    /// already there is kept, so restore can call this again.
     async fn join(
         &self,
         net: &NetworkRecord,
-        ep: &mut EndpointRecord,
+        ep: &EndpointRecord,
         netns: &Path,
-    ) -> DriverResult<JoinInfo>;
+    ) -> DriverResult<()>;
 
     /// Remove the endpoint's interface. `sandbox_going` = the namespace is about to be deleted anyway, so
     /// interfaces inside it need not be deleted one by one.
@@ -84,11 +83,56 @@ pub struct IfaceConfig {
     pub no_ipv6: bool,
 }
 
-/// Default routes a sandbox should have after a change: `(gateway, ifname)` per family.
+/// Default routes a sandbox should have: `(gateway, ifname)` per family.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Gateways {
     pub v4: Option<(IpAddr, String)>,
     pub v6: Option<(IpAddr, String)>,
+}
+
+/// What to do with one family's default route.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RouteChange {
+    Unchanged,
+    Set(IpAddr, String),
+    Remove,
+}
+
+/// The default-route changes of one sandbox update, derived from the routes it had and the ones it
+/// should have, so the sandbox layer never has to read the routing table back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RouteUpdate {
+    pub v4: RouteChange,
+    pub v6: RouteChange,
+}
+
+impl RouteUpdate {
+    pub const NONE: RouteUpdate = RouteUpdate {
+        v4: RouteChange::Unchanged,
+        v6: RouteChange::Unchanged,
+    };
+
+    fn change(old: &Option<(IpAddr, String)>, new: &Option<(IpAddr, String)>) -> RouteChange {
+        match (old, new) {
+            (o, n) if o == n => RouteChange::Unchanged,
+            (_, Some((gw, ifname))) => RouteChange::Set(*gw, ifname.clone()),
+            (Some(_), None) => RouteChange::Remove,
+            (None, None) => RouteChange::Unchanged,
+        }
+    }
+
+    /// From the routes in place (`old`) to the wanted ones (`new`).
+    pub fn between(old: &Gateways, new: &Gateways) -> Self {
+        RouteUpdate {
+            v4: Self::change(&old.v4, &new.v4),
+            v6: Self::change(&old.v6, &new.v6),
+        }
+    }
+
+    /// Install `new` whatever is in place (after a restart).
+    pub fn force(new: &Gateways) -> Self {
+        Self::between(&Gateways::default(), new)
+    }
 }
 
 #[async_trait]
@@ -101,13 +145,47 @@ pub trait SandboxOs: Send + Sync {
     fn exists(&self, key: &Path) -> bool;
     /// Bound namespace files in the namespace directory (names only).
     fn list(&self) -> Vec<String>;
-    /// Configure an interface and, in the same step, the sandbox's default routes.
+    /// In one visit to the namespace: give interfaces their addresses and bring them up, then apply the
+    /// default-route changes.
     async fn configure(
         &self,
         key: &Path,
-        iface: Option<&IfaceConfig>,
-        gateways: &Gateways,
+        ifaces: &[IfaceConfig],
+        routes: &RouteUpdate,
     ) -> DriverResult<()>;
-    /// Delete an interface inside the sandbox (live disconnect).
-    async fn remove_iface(&self, key: &Path, ifname: &str) -> DriverResult<()>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gw(ip: &str, ifname: &str) -> Option<(IpAddr, String)> {
+        Some((ip.parse().expect("ip"), ifname.to_string()))
+    }
+
+    #[test]
+    fn route_update_is_the_difference() {
+        let old = Gateways {
+            v4: gw("10.0.0.1", "eth0"),
+            v6: None,
+        };
+        assert_eq!(RouteUpdate::between(&old, &old), RouteUpdate::NONE);
+        let new = Gateways {
+            v4: gw("10.1.0.1", "eth1"),
+            v6: None,
+        };
+        assert_eq!(
+            RouteUpdate::between(&old, &new).v4,
+            RouteChange::Set("10.1.0.1".parse().expect("ip"), "eth1".into())
+        );
+        assert_eq!(
+            RouteUpdate::between(&old, &Gateways::default()).v4,
+            RouteChange::Remove
+        );
+        assert_eq!(
+            RouteUpdate::force(&old).v4,
+            RouteChange::Set("10.0.0.1".parse().expect("ip"), "eth0".into())
+        );
+        assert_eq!(RouteUpdate::force(&Gateways::default()), RouteUpdate::NONE);
+    }
 }

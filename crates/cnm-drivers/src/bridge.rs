@@ -3,19 +3,32 @@
 //! straight inside the sandbox namespace. Firewall hooks arrive with the firewall work; this driver only
 //! plumbs links and addresses.
 
+use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Mutex;
 
 use async_trait::async_trait;
-use cnm_core::driver::{DriverError, DriverResult, JoinInfo, NetworkDriver};
+use cnm_core::driver::{DriverError, DriverResult, NetworkDriver};
 use cnm_core::ids::{bridge_mac, short};
 use cnm_core::model::{EndpointRecord, NetworkRecord};
 use cnm_core::options::BridgeOptions;
 use cnm_linux::{sysctl, Netlink, VethSpec};
 use ipnet::IpNet;
 
+/// What the hot path needs of a plumbed network, parsed and looked up once when the network is created
+/// or restored instead of on every join.
+#[derive(Debug, Clone)]
+struct LiveBridge {
+    index: u32,
+    mtu: Option<u32>,
+    iface_prefix: String,
+}
+
 pub struct BridgeDriver {
     host: Netlink,
     daemon_mtu: Option<u32>,
+    /// By network id.
+    live: Mutex<HashMap<String, LiveBridge>>,
 }
 
 fn err<E: std::fmt::Display>(e: E) -> DriverError {
@@ -25,7 +38,43 @@ fn err<E: std::fmt::Display>(e: E) -> DriverError {
 impl BridgeDriver {
     /// `host` must be a netlink handle of the daemon's (host) namespace.
     pub fn new(host: Netlink, daemon_mtu: Option<u32>) -> Self {
-        BridgeDriver { host, daemon_mtu }
+        BridgeDriver {
+            host,
+            daemon_mtu,
+            live: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn live(&self) -> std::sync::MutexGuard<'_, HashMap<String, LiveBridge>> {
+        self.live.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The network's bridge as plumbed; rebuilt from the kernel if this process has not plumbed it.
+    async fn live_bridge(&self, net: &NetworkRecord) -> DriverResult<LiveBridge> {
+        if let Some(l) = self.live().get(&net.id) {
+            return Ok(l.clone());
+        }
+        let name = self.bridge_name(net)?;
+        let link = self
+            .host
+            .link_by_name(&name)
+            .await
+            .map_err(err)?
+            .ok_or_else(|| {
+                DriverError(format!("bridge {name} of network {} is missing", net.name))
+            })?;
+        self.remember(net, link.index)
+    }
+
+    fn remember(&self, net: &NetworkRecord, index: u32) -> DriverResult<LiveBridge> {
+        let opts = self.options(net)?;
+        let live = LiveBridge {
+            index,
+            mtu: opts.mtu,
+            iface_prefix: opts.iface_prefix,
+        };
+        self.live().insert(net.id.clone(), live.clone());
+        Ok(live)
     }
 
     fn options(&self, net: &NetworkRecord) -> DriverResult<BridgeOptions> {
@@ -126,7 +175,8 @@ impl NetworkDriver for BridgeDriver {
 
     async fn create_network(&self, net: &mut NetworkRecord) -> DriverResult<()> {
         let name = self.bridge_name(net)?;
-        let (_, created) = self.ensure_bridge(net, &name).await?;
+        let (index, created) = self.ensure_bridge(net, &name).await?;
+        self.remember(net, index)?;
         net.bridge_name = Some(name.clone());
         // A device that existed before is the user's (or docker0 of a previous life): never delete it.
         net.bridge_adopted = !created && !is_cnm_bridge_name(&name) && name != "docker0";
@@ -135,6 +185,7 @@ impl NetworkDriver for BridgeDriver {
     }
 
     async fn delete_network(&self, net: &NetworkRecord) -> DriverResult<()> {
+        self.live().remove(&net.id);
         if net.bridge_adopted {
             return Ok(());
         }
@@ -145,52 +196,44 @@ impl NetworkDriver for BridgeDriver {
         Ok(())
     }
 
+    fn iface_prefix(&self, net: &NetworkRecord) -> String {
+        match self.live().get(&net.id) {
+            Some(l) => l.iface_prefix.clone(),
+            None => self
+                .options(net)
+                .map(|o| o.iface_prefix)
+                .unwrap_or_else(|_| "eth".into()),
+        }
+    }
+
     async fn join(
         &self,
         net: &NetworkRecord,
-        ep: &mut EndpointRecord,
+        ep: &EndpointRecord,
         netns: &Path,
-    ) -> DriverResult<JoinInfo> {
-        let opts = self.options(net)?;
-        let bridge = self.bridge_name(net)?;
+    ) -> DriverResult<()> {
+        let bridge = self.live_bridge(net).await?;
         let host_name = ep
             .host_ifname
-            .clone()
+            .as_deref()
             .ok_or_else(|| DriverError("endpoint has no host interface name".into()))?;
-        if self
+        let res = self
             .host
-            .link_by_name(&host_name)
-            .await
-            .map_err(err)?
-            .is_none()
-        {
-            let master = self
-                .host
-                .link_by_name(&bridge)
-                .await
-                .map_err(err)?
-                .ok_or_else(|| {
-                    DriverError(format!(
-                        "bridge {bridge} of network {} is missing",
-                        net.name
-                    ))
-                })?;
-            self.host
-                .create_veth(&VethSpec {
-                    host_name: &host_name,
-                    peer_name: &ep.ifname,
-                    peer_netns: netns,
-                    peer_mac: ep.mac,
-                    mtu: opts.mtu,
-                    master: Some(master.index),
-                })
-                .await
-                .map_err(err)?;
+            .create_veth(&VethSpec {
+                host_name,
+                peer_name: &ep.ifname,
+                peer_netns: netns,
+                peer_mac: ep.mac,
+                mtu: bridge.mtu,
+                master: Some(bridge.index),
+            })
+            .await;
+        match res {
+            Ok(()) => Ok(()),
+            // Restore joins again: the pair made before the restart is kept.
+            Err(e) if e.is_exists() => Ok(()),
+            Err(e) => Err(err(e)),
         }
-        Ok(JoinInfo {
-            gateway4: if net.internal { None } else { net.gateway4() },
-            gateway6: if net.internal { None } else { net.gateway6() },
-        })
     }
 
     async fn leave(
@@ -213,7 +256,8 @@ impl NetworkDriver for BridgeDriver {
 
     async fn restore_network(&self, net: &NetworkRecord) -> DriverResult<()> {
         let name = self.bridge_name(net)?;
-        let (_, created) = self.ensure_bridge(net, &name).await?;
+        let (index, created) = self.ensure_bridge(net, &name).await?;
+        self.remember(net, index)?;
         if created {
             tracing::info!(bridge = %name, network = %net.name, "recreated missing bridge");
         }

@@ -1,9 +1,12 @@
 //! Sandboxes on Linux: one network namespace per sandbox, bound under `<exec-root>/netns`.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
-use cnm_core::driver::{DriverError, DriverResult, Gateways, IfaceConfig, SandboxOs};
+use cnm_core::driver::{
+    DriverError, DriverResult, IfaceConfig, RouteChange, RouteUpdate, SandboxOs,
+};
 use cnm_linux::{netns, sysctl, Netlink};
 
 pub struct LinuxSandboxOs {
@@ -45,25 +48,28 @@ impl SandboxOs for LinuxSandboxOs {
     async fn configure(
         &self,
         key: &Path,
-        iface: Option<&IfaceConfig>,
-        gateways: &Gateways,
+        ifaces: &[IfaceConfig],
+        routes: &RouteUpdate,
     ) -> DriverResult<()> {
-        let no_v6 = iface.filter(|i| i.no_ipv6).map(|i| i.ifname.clone());
+        if ifaces.is_empty() && *routes == RouteUpdate::NONE {
+            return Ok(());
+        }
+        let no_v6: Vec<String> = ifaces
+            .iter()
+            .filter(|i| i.no_ipv6)
+            .map(|i| i.ifname.clone())
+            .collect();
         let nl = Netlink::in_netns(key, move || {
             // Interfaces with only IPv4 get no IPv6 at all (CVE-2024-32473: no SLAAC/link-local surprises).
-            if let Some(ifname) = &no_v6 {
+            for ifname in &no_v6 {
                 sysctl::write_iface("ipv6", ifname, "disable_ipv6", "1")?;
             }
             Ok(())
         })
         .await
         .map_err(err)?;
-        if let Some(lo) = nl.link_by_name("lo").await.map_err(err)? {
-            if !lo.up {
-                nl.set_up(lo.index).await.map_err(err)?;
-            }
-        }
-        if let Some(i) = iface {
+        let mut index: HashMap<String, u32> = HashMap::new();
+        for i in ifaces {
             let link = nl
                 .link_by_name(&i.ifname)
                 .await
@@ -75,42 +81,28 @@ impl SandboxOs for LinuxSandboxOs {
             if !link.up {
                 nl.set_up(link.index).await.map_err(err)?;
             }
-            return Ok(());
+            index.insert(i.ifname.clone(), link.index);
         }
-        // Routes only when asked (iface == None): the caller passes the complete wanted set.
-        let current = nl.default_routes().await.map_err(err)?;
-        for (want, v6) in [(&gateways.v4, false), (&gateways.v6, true)] {
-            match want {
-                Some((gw, ifname)) => {
-                    let link = nl.link_by_name(ifname).await.map_err(err)?.ok_or_else(|| {
-                        DriverError(format!("interface {ifname} missing in sandbox"))
-                    })?;
-                    if !current
-                        .iter()
-                        .any(|(g, o)| *g == Some(*gw) && *o == Some(link.index))
-                    {
-                        nl.replace_default_route(*gw, link.index)
-                            .await
-                            .map_err(err)?;
-                    }
-                }
-                None => {
-                    if current
-                        .iter()
-                        .any(|(g, _)| g.map(|g| g.is_ipv6()) == Some(v6))
-                    {
-                        nl.delete_default_route(v6).await.map_err(err)?;
-                    }
+        for (change, v6) in [(&routes.v4, false), (&routes.v6, true)] {
+            match change {
+                RouteChange::Unchanged => {}
+                RouteChange::Remove => nl.delete_default_route(v6).await.map_err(err)?,
+                RouteChange::Set(gw, ifname) => {
+                    let idx = match index.get(ifname) {
+                        Some(i) => *i,
+                        None => {
+                            nl.link_by_name(ifname)
+                                .await
+                                .map_err(err)?
+                                .ok_or_else(|| {
+                                    DriverError(format!("interface {ifname} missing in sandbox"))
+                                })?
+                                .index
+                        }
+                    };
+                    nl.replace_default_route(*gw, idx).await.map_err(err)?;
                 }
             }
-        }
-        Ok(())
-    }
-
-    async fn remove_iface(&self, key: &Path, ifname: &str) -> DriverResult<()> {
-        let nl = Netlink::in_netns(key, || Ok(())).await.map_err(err)?;
-        if let Some(l) = nl.link_by_name(ifname).await.map_err(err)? {
-            nl.delete_link(l.index).await.map_err(err)?;
         }
         Ok(())
     }

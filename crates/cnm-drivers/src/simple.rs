@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use async_trait::async_trait;
-use cnm_core::driver::{DriverResult, JoinInfo, NetworkDriver};
+use cnm_core::driver::{DriverResult, NetworkDriver};
 use cnm_core::model::{EndpointRecord, NetworkRecord};
 
 macro_rules! interfaceless_driver {
@@ -38,10 +38,10 @@ macro_rules! interfaceless_driver {
             async fn join(
                 &self,
                 _n: &NetworkRecord,
-                _e: &mut EndpointRecord,
+                _e: &EndpointRecord,
                 _ns: &Path,
-            ) -> DriverResult<JoinInfo> {
-                Ok(JoinInfo::default())
+            ) -> DriverResult<()> {
+                Ok(())
             }
             async fn leave(
                 &self,

@@ -9,4 +9,4 @@ pub mod sysctl;
 
 pub use error::LinuxError;
 pub use netlink::{LinkInfo, Netlink, VethSpec};
-pub use netns::{NetnsPath, NsThread};
+pub use netns::NsThread;

@@ -126,8 +126,9 @@ impl Netlink {
     }
 
     /// Create a veth pair with the peer placed directly in another namespace, the host end optionally
-    /// enslaved to a bridge, both ends up. Returns the host end's index.
-    pub async fn create_veth(&self, spec: &VethSpec<'_>) -> Result<u32> {
+    /// enslaved to a bridge and up. The peer stays down: the kernel refuses IFF_UP in the peer's header,
+    /// so the sandbox side brings it up with its addresses.
+    pub async fn create_veth(&self, spec: &VethSpec<'_>) -> Result<()> {
         let ns = std::fs::File::open(spec.peer_netns)
             .map_err(|e| LinuxError::io(format!("open {}", spec.peer_netns.display()), e))?;
         let mut peer = LinkMessageBuilder::<LinkUnspec>::new()
@@ -153,11 +154,7 @@ impl Netlink {
         }
         let res = self.handle.link().add(host.build()).execute().await;
         drop(ns);
-        res.map_err(|e| LinuxError::netlink(format!("create veth {}", spec.host_name), e))?;
-        self.link_by_name(spec.host_name)
-            .await?
-            .map(|l| l.index)
-            .ok_or_else(|| LinuxError::NotFound(spec.host_name.to_string()))
+        res.map_err(|e| LinuxError::netlink(format!("create veth {}", spec.host_name), e))
     }
 
     pub async fn set_up(&self, index: u32) -> Result<()> {
@@ -167,15 +164,6 @@ impl Netlink {
             .execute()
             .await
             .map_err(|e| LinuxError::netlink(format!("set link {index} up"), e))
-    }
-
-    pub async fn set_mtu(&self, index: u32, mtu: u32) -> Result<()> {
-        self.handle
-            .link()
-            .set(LinkUnspec::new_with_index(index).mtu(mtu).build())
-            .execute()
-            .await
-            .map_err(|e| LinuxError::netlink(format!("set link {index} mtu"), e))
     }
 
     pub async fn delete_link(&self, index: u32) -> Result<()> {
@@ -242,30 +230,6 @@ impl Netlink {
         Ok(out)
     }
 
-    pub async fn delete_address(&self, index: u32, addr: IpNet) -> Result<()> {
-        let msgs: Vec<_> = self
-            .handle
-            .address()
-            .get()
-            .set_link_index_filter(index)
-            .set_address_filter(addr.addr())
-            .execute()
-            .try_collect()
-            .await
-            .map_err(|e| LinuxError::netlink("list addresses", e))?;
-        for m in msgs {
-            if m.header.index == index && m.header.prefix_len == addr.prefix_len() {
-                self.handle
-                    .address()
-                    .del(m)
-                    .execute()
-                    .await
-                    .map_err(|e| LinuxError::netlink(format!("delete address {addr}"), e))?;
-            }
-        }
-        Ok(())
-    }
-
     /// Add (or replace) the default route of one family through `gateway` on interface `oif`.
     pub async fn replace_default_route(&self, gateway: IpAddr, oif: u32) -> Result<()> {
         let msg = default_route(gateway, Some(oif));
@@ -299,42 +263,6 @@ impl Netlink {
                 }
             }
         }
-    }
-
-    /// The default routes of the namespace: (family is v6, gateway, oif).
-    pub async fn default_routes(&self) -> Result<Vec<(Option<IpAddr>, Option<u32>)>> {
-        let mut out = Vec::new();
-        for v6 in [false, true] {
-            let req = if v6 {
-                RouteMessageBuilder::<std::net::Ipv6Addr>::new().build()
-            } else {
-                RouteMessageBuilder::<std::net::Ipv4Addr>::new().build()
-            };
-            let msgs: Vec<RouteMessage> = self
-                .handle
-                .route()
-                .get(req)
-                .execute()
-                .try_collect()
-                .await
-                .map_err(|e| LinuxError::netlink("list routes", e))?;
-            for m in msgs {
-                if m.header.destination_prefix_length != 0 || m.header.table != 254 {
-                    continue;
-                }
-                let gw = m.attributes.iter().find_map(|a| match a {
-                    RouteAttribute::Gateway(RouteAddress::Inet(a)) => Some(IpAddr::V4(*a)),
-                    RouteAttribute::Gateway(RouteAddress::Inet6(a)) => Some(IpAddr::V6(*a)),
-                    _ => None,
-                });
-                let oif = m.attributes.iter().find_map(|a| match a {
-                    RouteAttribute::Oif(i) => Some(*i),
-                    _ => None,
-                });
-                out.push((gw, oif));
-            }
-        }
-        Ok(out)
     }
 }
 

@@ -34,28 +34,28 @@ fn veth_peer_is_created_inside_the_namespace() {
             .create_bridge("br-test", [2, 0x42, 1, 2, 3, 4], None)
             .await
             .expect("bridge");
-        let idx = host
-            .create_veth(&VethSpec {
-                host_name: "vethtest0",
-                peer_name: "eth0",
-                peer_netns: &ns,
-                peer_mac: Some([2, 0, 0, 0, 0, 9]),
-                mtu: Some(1400),
-                master: Some(br),
-            })
-            .await
-            .expect("veth");
+        host.create_veth(&VethSpec {
+            host_name: "vethtest0",
+            peer_name: "eth0",
+            peer_netns: &ns,
+            peer_mac: Some([2, 0, 0, 0, 0, 9]),
+            mtu: Some(1400),
+            master: Some(br),
+        })
+        .await
+        .expect("veth");
         let host_end = host
             .link_by_name("vethtest0")
             .await
             .expect("get")
             .expect("host end exists");
-        assert_eq!(host_end.index, idx);
         assert_eq!(host_end.master, Some(br));
         assert_eq!(host_end.mtu, Some(1400));
         let inside = Netlink::in_netns(&ns, || Ok(()))
             .await
             .expect("netlink in ns");
+        let lo = inside.link_by_name("lo").await.expect("get").expect("lo");
+        assert!(lo.up, "a new namespace has lo up");
         let eth0 = inside
             .link_by_name("eth0")
             .await

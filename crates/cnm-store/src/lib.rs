@@ -177,19 +177,6 @@ impl Store {
         }
         Ok(out)
     }
-
-    /// All records as one JSON document, for `cnm daemon --debug-dump` style inspection.
-    pub fn dump(&self) -> Result<serde_json::Value> {
-        let mut root = serde_json::Map::new();
-        for kind in Kind::ALL {
-            let items: Vec<(String, serde_json::Value)> = self.list(kind)?;
-            root.insert(
-                format!("{kind:?}").to_lowercase(),
-                serde_json::Value::Object(items.into_iter().collect()),
-            );
-        }
-        Ok(serde_json::Value::Object(root))
-    }
 }
 
 fn decode<T: DeserializeOwned>(kind: Kind, key: &str, bytes: &[u8]) -> Result<T> {

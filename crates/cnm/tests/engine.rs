@@ -3,6 +3,7 @@
 mod common;
 
 use common::World;
+use nix::sys::signal::Signal;
 use serde_json::Value;
 
 fn keys(v: &Value) -> Vec<String> {
@@ -26,7 +27,7 @@ fn predefined_networks_are_listed_like_docker() {
         vec![
             ("bridge", "bridge", "local"),
             ("host", "host", "local"),
-            ("none", "null", "local"),
+            ("none", "null", "local")
         ]
     );
     let br = w.inspect("network", "bridge");
@@ -112,54 +113,17 @@ fn network_create_takes_next_pool_and_inspect_has_dockers_shape() {
         f["IPAM"]["Config"][0],
         serde_json::json!({"Subnet":"10.98.0.0/16","IPRange":"10.98.5.0/24","Gateway":"10.98.0.254"})
     );
-    w.cnm(&[
-        "run",
-        "-d",
-        "--name",
-        "r1",
-        "--network",
-        "full",
-        "--",
-        "sleep",
-        "1000",
-    ])
-    .ok();
-    let c = w.inspect("container", "r1");
-    assert_eq!(
-        c["NetworkSettings"]["Networks"]["full"]["IPAddress"],
-        "10.98.5.0"
-    );
+    w.run_bg("r1", &["--network", "full"], &["sleep", "1000"]);
+    assert_eq!(w.ip("r1", "full"), "10.98.5.0");
 }
 
 #[test]
 fn run_serves_and_fetches_and_exec_sees_inspect_address() {
     let w = World::new();
     w.cnm(&["network", "create", "app"]).ok();
-    let www = w.path("www");
-    std::fs::create_dir_all(&www).expect("www");
-    std::fs::write(www.join("index.html"), "hello from cnm\n").expect("index");
-    w.cnm(&[
-        "run",
-        "-d",
-        "--name",
-        "web",
-        "--network",
-        "app",
-        "--",
-        "busybox",
-        "httpd",
-        "-f",
-        "-p",
-        "80",
-        "-h",
-        www.to_str().expect("path"),
-    ])
-    .ok();
+    let ip = w.web("web", "app", "hello from cnm\n");
     let c = w.inspect("container", "web");
-    let ip = c["NetworkSettings"]["Networks"]["app"]["IPAddress"]
-        .as_str()
-        .expect("ip")
-        .to_string();
+    let short = c["Id"].as_str().expect("id")[..12].to_string();
     let mac = c["NetworkSettings"]["Networks"]["app"]["MacAddress"]
         .as_str()
         .expect("mac")
@@ -198,7 +162,7 @@ fn run_serves_and_fetches_and_exec_sees_inspect_address() {
         .ok()
         .stdout;
     assert!(hosts.starts_with("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"));
-    assert!(hosts.ends_with(&format!("{ip}\t{}\n", &c["Id"].as_str().expect("id")[..12])));
+    assert!(hosts.ends_with(&format!("{ip}\t{short}\n")));
     let rc = w
         .cnm(&["exec", "web", "--", "cat", "/etc/resolv.conf"])
         .ok()
@@ -208,7 +172,7 @@ fn run_serves_and_fetches_and_exec_sees_inspect_address() {
         "{rc}"
     );
     let hn = w.cnm(&["exec", "web", "--", "hostname"]).ok().stdout;
-    assert_eq!(hn.trim(), &c["Id"].as_str().expect("id")[..12]);
+    assert_eq!(hn.trim(), short);
     // The foreground exit code is the container's.
     assert_eq!(w.cnm(&["run", "--rm", "--", "sh", "-c", "exit 7"]).code, 7);
     assert_eq!(
@@ -219,13 +183,7 @@ fn run_serves_and_fetches_and_exec_sees_inspect_address() {
     let ps = w.cnm(&["ps"]).ok().stdout;
     assert!(ps.contains("web") && ps.contains("Up"), "{ps}");
     w.cnm(&["rm", "-f", "web"]).ok();
-    assert_eq!(
-        std::fs::read_dir(w.path("exec/netns"))
-            .expect("netns dir")
-            .count(),
-        0,
-        "no namespace may be left"
-    );
+    assert_eq!(w.sandboxes(), 0, "no namespace may be left");
 }
 
 fn default_route(w: &World, ctr: &str) -> String {
@@ -236,37 +194,32 @@ fn default_route(w: &World, ctr: &str) -> String {
         .to_string()
 }
 
+#[track_caller]
+fn assert_default_route(w: &World, ctr: &str, want: &str) {
+    let got = default_route(w, ctr);
+    assert!(
+        got.starts_with(want),
+        "default route {got:?}, want {want:?}"
+    );
+}
+
 #[test]
 fn connect_and_disconnect_live_with_dockers_gateway_rule() {
     let w = World::new();
-    w.cnm(&["network", "create", "--subnet", "10.61.0.0/24", "bnet"])
-        .ok();
-    w.cnm(&["network", "create", "--subnet", "10.62.0.0/24", "anet"])
-        .ok();
-    w.cnm(&["network", "create", "--subnet", "10.63.0.0/24", "cnet"])
-        .ok();
-    w.cnm(&[
-        "network",
-        "create",
-        "--internal",
-        "--subnet",
-        "10.64.0.0/24",
-        "aint",
-    ])
-    .ok();
-    w.cnm(&[
-        "run",
-        "-d",
-        "--name",
-        "c1",
-        "--network",
-        "bnet",
-        "--",
-        "sleep",
-        "1000",
-    ])
-    .ok();
-    assert!(default_route(&w, "c1").starts_with("default via 10.61.0.1 dev eth0"));
+    for (subnet, name, internal) in [
+        ("10.61.0.0/24", "bnet", false),
+        ("10.62.0.0/24", "anet", false),
+        ("10.63.0.0/24", "cnet", false),
+        ("10.64.0.0/24", "aint", true),
+    ] {
+        let mut args = vec!["network", "create", "--subnet", subnet, name];
+        if internal {
+            args.insert(2, "--internal");
+        }
+        w.cnm(&args).ok();
+    }
+    w.run_bg("c1", &["--network", "bnet"], &["sleep", "1000"]);
+    assert_default_route(&w, "c1", "default via 10.61.0.1 dev eth0");
     w.cnm(&["network", "connect", "anet", "c1"]).ok();
     let links = w
         .cnm(&["exec", "c1", "--", "ip", "-o", "addr", "show", "eth1"])
@@ -274,22 +227,14 @@ fn connect_and_disconnect_live_with_dockers_gateway_rule() {
         .stdout;
     assert!(links.contains("10.62.0.2/24"), "{links}");
     // Lexical order among non-internal networks: anet now holds the default route.
-    assert!(
-        default_route(&w, "c1").starts_with("default via 10.62.0.1 dev eth1"),
-        "{}",
-        default_route(&w, "c1")
-    );
+    assert_default_route(&w, "c1", "default via 10.62.0.1 dev eth1");
     // An internal network never gives a default route, even if it sorts first.
     w.cnm(&["network", "connect", "aint", "c1"]).ok();
-    assert!(default_route(&w, "c1").starts_with("default via 10.62.0.1 dev eth1"));
+    assert_default_route(&w, "c1", "default via 10.62.0.1 dev eth1");
     // Gateway priority beats the name order.
     w.cnm(&["network", "connect", "--gw-priority", "10", "cnet", "c1"])
         .ok();
-    assert!(
-        default_route(&w, "c1").starts_with("default via 10.63.0.1 dev eth3"),
-        "{}",
-        default_route(&w, "c1")
-    );
+    assert_default_route(&w, "c1", "default via 10.63.0.1 dev eth3");
     let hosts = w
         .cnm(&["exec", "c1", "--", "cat", "/etc/hosts"])
         .ok()
@@ -299,15 +244,8 @@ fn connect_and_disconnect_live_with_dockers_gateway_rule() {
         "{hosts}"
     );
     // Connecting twice is refused with Docker's message.
-    let twice = w.cnm(&["network", "connect", "anet", "c1"]);
-    assert_eq!(twice.code, 1);
-    assert!(
-        twice
-            .stderr
-            .contains("endpoint with name c1 already exists in network anet"),
-        "{}",
-        twice.stderr
-    );
+    w.cnm(&["network", "connect", "anet", "c1"])
+        .fails(1, "endpoint with name c1 already exists in network anet");
     w.cnm(&["network", "disconnect", "cnet", "c1"]).ok();
     assert_ne!(
         w.cnm(&["exec", "c1", "--", "ip", "link", "show", "eth3"])
@@ -315,15 +253,11 @@ fn connect_and_disconnect_live_with_dockers_gateway_rule() {
         0,
         "eth3 must be gone"
     );
-    assert!(default_route(&w, "c1").starts_with("default via 10.62.0.1 dev eth1"));
+    assert_default_route(&w, "c1", "default via 10.62.0.1 dev eth1");
     w.cnm(&["network", "disconnect", "anet", "c1"]).ok();
-    assert!(default_route(&w, "c1").starts_with("default via 10.61.0.1 dev eth0"));
-    let not = w.cnm(&["network", "disconnect", "anet", "c1"]);
-    assert!(
-        not.stderr.contains("is not connected to network anet"),
-        "{}",
-        not.stderr
-    );
+    assert_default_route(&w, "c1", "default via 10.61.0.1 dev eth0");
+    w.cnm(&["network", "disconnect", "anet", "c1"])
+        .fails(1, "is not connected to network anet");
 }
 
 #[test]
@@ -354,61 +288,26 @@ fn host_and_none_modes() {
         .ok()
         .stdout;
     assert_eq!(hosts, std::fs::read_to_string("/etc/hosts").expect("hosts"));
-    w.cnm(&[
-        "run",
-        "-d",
-        "--name",
-        "h1",
-        "--network",
-        "host",
-        "--",
-        "sleep",
-        "100",
-    ])
-    .ok();
+    w.run_bg("h1", &["--network", "host"], &["sleep", "100"]);
     let c = w.inspect("container", "h1");
     assert!(c["NetworkSettings"]["SandboxKey"]
         .as_str()
         .expect("key")
         .ends_with("/netns/default"));
-    let conn = w.cnm(&["network", "connect", "bridge", "h1"]);
-    assert!(conn.stderr.contains("container sharing network namespace with another container or host cannot be connected to any other network"), "{}", conn.stderr);
+    w.cnm(&["network", "connect", "bridge", "h1"]).fails(
+        1,
+        "container sharing network namespace with another container or host cannot be connected to any other network",
+    );
 }
 
 #[test]
 fn daemon_restart_keeps_containers_and_networking() {
-    for sig in [
-        nix::sys::signal::Signal::SIGTERM,
-        nix::sys::signal::Signal::SIGKILL,
-    ] {
+    for sig in [Signal::SIGTERM, Signal::SIGKILL] {
         let mut w = World::new();
         w.cnm(&["network", "create", "app"]).ok();
-        let www = w.path("www");
-        std::fs::create_dir_all(&www).expect("www");
-        std::fs::write(www.join("index.html"), "still here\n").expect("index");
-        w.cnm(&[
-            "run",
-            "-d",
-            "--name",
-            "web",
-            "--network",
-            "app",
-            "--",
-            "busybox",
-            "httpd",
-            "-f",
-            "-p",
-            "80",
-            "-h",
-            www.to_str().expect("path"),
-        ])
-        .ok();
+        let ip = w.web("web", "app", "still here\n");
         let before = w.inspect("container", "web");
         let net_before = w.inspect("network", "app");
-        let ip = before["NetworkSettings"]["Networks"]["app"]["IPAddress"]
-            .as_str()
-            .expect("ip")
-            .to_string();
         w.stop_daemon(sig);
         // With the daemon down the container keeps serving (the host reaches it over the bridge).
         w.sh(&format!("ping -c1 -W2 {ip}")).ok();
@@ -436,24 +335,22 @@ fn daemon_restart_keeps_containers_and_networking() {
         assert_eq!(got.stdout, "still here\n");
         // The supervisor still sees the exit after the restart.
         w.cnm(&["stop", "-t", "1", "web"]).ok();
-        let st = w.inspect("container", "web");
-        assert_eq!(st["State"]["Status"], "exited");
-        assert_eq!(
-            std::fs::read_dir(w.path("exec/netns"))
-                .expect("dir")
-                .count(),
-            0
-        );
+        assert_eq!(w.inspect("container", "web")["State"]["Status"], "exited");
+        assert_eq!(w.sandboxes(), 0);
     }
 }
 
 #[test]
 fn restart_removes_what_nobody_owns() {
     let mut w = World::new();
-    w.stop_daemon(nix::sys::signal::Signal::SIGKILL);
+    w.stop_daemon(Signal::SIGKILL);
     // Leftovers of a killed operation: a cnm-named bridge and a bound namespace file nobody references.
     w.sh("ip link add br-0123456789ab type bridge").ok();
-    w.sh(&format!("touch {0}/exec/netns/deadbeef0000 && mount --bind /proc/self/ns/net {0}/exec/netns/deadbeef0000", w.dir.path().display())).ok();
+    w.sh(&format!(
+        "touch {0}/exec/netns/deadbeef0000 && mount --bind /proc/self/ns/net {0}/exec/netns/deadbeef0000",
+        w.dir.path().display()
+    ))
+    .ok();
     w.start_daemon(&[]);
     assert_ne!(
         w.sh("ip link show br-0123456789ab").code,
@@ -486,6 +383,15 @@ fn a_second_daemon_on_the_same_data_root_is_refused() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("another cnm daemon is already using"));
 }
 
+fn veth_count(w: &World) -> usize {
+    w.sh("ip -o link show type veth | wc -l")
+        .ok()
+        .stdout
+        .trim()
+        .parse()
+        .unwrap_or(99)
+}
+
 #[test]
 fn fifty_parallel_runs_get_distinct_working_addresses() {
     let w = World::new();
@@ -495,21 +401,11 @@ fn fifty_parallel_runs_get_distinct_working_addresses() {
             .map(|i| {
                 let w = &w;
                 s.spawn(move || {
-                    w.cnm(&[
-                        "run",
-                        "-d",
-                        "--name",
+                    w.run_bg(
                         &format!("p{i:02}"),
-                        "--network",
-                        "par",
-                        "--",
-                        "sleep",
-                        "1000",
-                    ])
-                    .ok()
-                    .stdout
-                    .trim()
-                    .to_string()
+                        &["--network", "par"],
+                        &["sleep", "1000"],
+                    )
                 })
             })
             .collect();
@@ -527,9 +423,9 @@ fn fifty_parallel_runs_get_distinct_working_addresses() {
     addrs.dedup();
     assert_eq!(addrs.len(), 50, "addresses must be distinct");
     // Every one answers from the host namespace.
-    let targets: Vec<String> = addrs
+    let targets: Vec<&str> = addrs
         .iter()
-        .map(|a| a.split('/').next().expect("ip").to_string())
+        .map(|a| a.split('/').next().expect("ip"))
         .collect();
     w.sh(&format!(
         "for ip in {}; do ping -c1 -W2 $ip >/dev/null || exit 1; done",
@@ -539,25 +435,15 @@ fn fifty_parallel_runs_get_distinct_working_addresses() {
     for i in 0..50 {
         w.cnm(&["rm", "-f", &format!("p{i:02}")]).ok();
     }
-    let left = w.sh("ip -o link show type veth | wc -l").ok().stdout;
-    let netns = std::fs::read_dir(w.path("exec/netns"))
-        .expect("dir")
-        .count();
-    assert_eq!(netns, 0);
+    assert_eq!(w.sandboxes(), 0);
     // Veths go away with their namespaces, asynchronously.
-    let mut n: usize = left.trim().parse().unwrap_or(99);
+    let mut n = veth_count(&w);
     for _ in 0..100 {
         if n == 0 {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
-        n = w
-            .sh("ip -o link show type veth | wc -l")
-            .ok()
-            .stdout
-            .trim()
-            .parse()
-            .unwrap_or(99);
+        n = veth_count(&w);
     }
     assert_eq!(n, 0, "veths leaked");
 }

@@ -40,6 +40,13 @@ pub struct ContainerCreate {
     pub auto_remove: bool,
 }
 
+/// One network of a container, with its endpoint when the container has a sandbox.
+#[derive(Debug, Clone)]
+pub struct Attachment {
+    pub network: NetworkRecord,
+    pub endpoint: Option<EndpointRecord>,
+}
+
 /// What the daemon needs to start the process of a container whose sandbox is ready.
 #[derive(Debug, Clone)]
 pub struct StartedSandbox {
@@ -157,18 +164,7 @@ impl Controller {
             let Some(n) = st.networks.get(id) else {
                 continue;
             };
-            if (q.ipv4.is_some() || q.ipv6.is_some()) && !n.rec.has_user_subnet() {
-                return Err(CoreError::BadRequest(if n.rec.predefined {
-                    "user specified IP address is supported on user defined networks only".into()
-                } else {
-                    "user specified IP address is supported only when connecting to networks with user configured subnets".into()
-                }));
-            }
-            if !q.aliases.is_empty() && n.rec.predefined {
-                return Err(CoreError::BadRequest(
-                    "network-scoped aliases are only supported for user-defined networks".into(),
-                ));
-            }
+            check_endpoint_request(&n.rec, q)?;
         }
         let rec = ContainerRecord {
             id: new_id(),
@@ -279,16 +275,7 @@ impl Controller {
         for e in &sb.endpoints {
             if let Some(ep) = st.endpoints.get(e) {
                 if let Some(n) = st.networks.get(&ep.network_id) {
-                    self.emit(
-                        "network",
-                        "connect",
-                        &n.rec.id,
-                        &[
-                            ("container", &ctr.id),
-                            ("name", &n.rec.name),
-                            ("type", &n.rec.driver),
-                        ],
-                    );
+                    self.emit_network("connect", &n.rec, &ctr.id);
                 }
             }
         }
@@ -311,10 +298,12 @@ impl Controller {
         sb: &mut SandboxRecord,
     ) -> Result<()> {
         let nets = ctr.config.networks.clone();
+        let mut joined = Vec::new();
         for (net_id, req) in &nets {
-            self.attach(st, ctr, sb, net_id, req).await?;
+            joined.push(self.attach(st, ctr, sb, net_id, req).await?);
         }
-        self.apply_gateways(st, sb).await?;
+        let joined: Vec<&EndpointRecord> = joined.iter().collect();
+        self.apply_sandbox(st, sb, &joined, false).await?;
         self.write_files(st, ctr, sb)?;
         Ok(())
     }
@@ -353,9 +342,7 @@ impl Controller {
                 &ctr.config.domainname,
             )
         };
-        let host_rc = ResolvConf::parse(
-            &std::fs::read_to_string(self.host_resolv_path()).unwrap_or_default(),
-        );
+        let host_rc = self.host_resolv_conf();
         let dns = DnsSettings {
             container_dns: &ctr.config.dns,
             container_search: &ctr.config.dns_search,
@@ -374,19 +361,19 @@ impl Controller {
         Ok(())
     }
 
-    /// The host's resolver file: systemd-resolved's real upstream list when the stub is all there is.
-    pub fn host_resolv_path(&self) -> PathBuf {
-        let main = &self.cfg.host_resolv_conf;
-        let text = std::fs::read_to_string(main).unwrap_or_default();
-        let rc = ResolvConf::parse(&text);
-        let stub: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 53));
-        if rc.nameservers == vec![stub] {
-            let real = PathBuf::from("/run/systemd/resolve/resolv.conf");
+    /// The host's resolver configuration: systemd-resolved's real upstream file when the stub is all the
+    /// main file names.
+    pub fn host_resolv_conf(&self) -> ResolvConf {
+        let read = |p: &Path| ResolvConf::parse(&std::fs::read_to_string(p).unwrap_or_default());
+        let main = read(&self.cfg.host_resolv_conf);
+        let stub = IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 53));
+        if main.nameservers == [stub] {
+            let real = Path::new("/run/systemd/resolve/resolv.conf");
             if real.exists() {
-                return real;
+                return read(real);
             }
         }
-        main.clone()
+        main
     }
 
     pub(crate) async fn teardown_endpoints(
@@ -403,16 +390,7 @@ impl Controller {
         for ep in eps.iter().rev() {
             self.detach(st, ep, Path::new(&sb.key), going).await;
             if let Some(n) = st.networks.get(&ep.network_id) {
-                self.emit(
-                    "network",
-                    "disconnect",
-                    &n.rec.id,
-                    &[
-                        ("container", &ep.container_id),
-                        ("name", &n.rec.name),
-                        ("type", &n.rec.driver),
-                    ],
-                );
+                self.emit_network("disconnect", &n.rec, &ep.container_id);
             }
         }
         sb.endpoints.clear();
@@ -562,58 +540,34 @@ impl Controller {
                 "container cannot be connected to multiple networks with one of the networks in private (none) mode".into(),
             ));
         }
-        if (req.ipv4.is_some() || req.ipv6.is_some()) && !net.has_user_subnet() {
-            return Err(CoreError::BadRequest(
-                "user specified IP address is supported only when connecting to networks with user configured subnets".into(),
-            ));
-        }
-        if !req.aliases.is_empty() && net.predefined {
-            return Err(CoreError::BadRequest(
-                "network-scoped aliases are only supported for user-defined networks".into(),
-            ));
-        }
+        check_endpoint_request(&net, &req)?;
         if ctr.config.networks.iter().any(|(n, _)| *n == net_id) {
             return Err(CoreError::Forbidden(format!(
                 "endpoint with name {} already exists in network {}",
                 ctr.name, net.name
             )));
         }
+        ctr.config.networks.push((net_id.clone(), req.clone()));
         let mut batch = Batch::new();
         if let Some(mut sb) = ctr.sandbox.clone() {
             let ep = self.attach(&mut st, &ctr, &mut sb, &net_id, &req).await?;
-            let res = async {
-                self.apply_gateways(&st, &mut sb).await?;
+            let applied = self.apply_sandbox(&st, &mut sb, &[&ep], false).await;
+            let res = applied.and_then(|()| {
                 ctr.sandbox = Some(sb.clone());
-                ctr.config.networks.push((net_id.clone(), req.clone()));
                 self.write_files(&st, &ctr, &sb)?;
                 batch.put(Kind::Endpoint, &ep.id, &ep)?;
-                batch.put(Kind::Container, &ctr.id, &ctr)?;
-                self.store.commit(std::mem::take(&mut batch))?;
-                Ok::<(), CoreError>(())
-            }
-            .await;
+                Ok(())
+            });
             if let Err(e) = res {
-                let mut sb2 = sb.clone();
-                sb2.endpoints.retain(|x| *x != ep.id);
+                sb.endpoints.retain(|x| *x != ep.id);
                 self.detach(&mut st, &ep, Path::new(&sb.key), false).await;
-                let _ = self.apply_gateways(&st, &mut sb2).await;
+                let _ = self.apply_sandbox(&st, &mut sb, &[], false).await;
                 return Err(e);
             }
-        } else {
-            ctr.config.networks.push((net_id.clone(), req));
-            batch.put(Kind::Container, &ctr.id, &ctr)?;
-            self.store.commit(batch)?;
         }
-        self.emit(
-            "network",
-            "connect",
-            &net_id,
-            &[
-                ("container", &ctr.id),
-                ("name", &net.name),
-                ("type", &net.driver),
-            ],
-        );
+        batch.put(Kind::Container, &ctr.id, &ctr)?;
+        self.store.commit(batch)?;
+        self.emit_network("connect", &net, &ctr.id);
         st.containers.insert(ctr.id.clone(), ctr);
         Ok(())
     }
@@ -682,7 +636,7 @@ impl Controller {
                 sb.endpoints.retain(|x| *x != ep.id);
                 batch.delete(Kind::Endpoint, &ep.id);
             }
-            if let Err(e) = self.apply_gateways(&st, &mut sb).await {
+            if let Err(e) = self.apply_sandbox(&st, &mut sb, &[], false).await {
                 tracing::warn!(container = %ctr.id, error = %e, "re-selecting the gateway failed");
             }
             ctr.config.networks.retain(|(n, _)| *n != net_id);
@@ -693,25 +647,13 @@ impl Controller {
         }
         batch.put(Kind::Container, &ctr.id, &ctr)?;
         self.store.commit(batch)?;
-        self.emit(
-            "network",
-            "disconnect",
-            &net_id,
-            &[
-                ("container", &ctr.id),
-                ("name", &net.name),
-                ("type", &net.driver),
-            ],
-        );
+        self.emit_network("disconnect", &net, &ctr.id);
         st.containers.insert(ctr.id.clone(), ctr);
         Ok(())
     }
 
     /// A container with its endpoints (and their networks).
-    pub async fn container(
-        &self,
-        reference: &str,
-    ) -> Result<(ContainerRecord, Vec<(EndpointRecord, NetworkRecord)>)> {
+    pub async fn container(&self, reference: &str) -> Result<(ContainerRecord, Vec<Attachment>)> {
         let st = self.state.lock().await;
         let id = st.resolve_container(reference)?;
         let ctr = st
@@ -719,42 +661,61 @@ impl Controller {
             .get(&id)
             .cloned()
             .ok_or_else(|| CoreError::container_not_found(reference))?;
-        let eps = endpoints_of(&st, &ctr);
-        Ok((ctr, eps))
+        let att = attachments(&st, &ctr);
+        Ok((ctr, att))
     }
 
-    pub async fn containers(&self) -> Vec<(ContainerRecord, Vec<(EndpointRecord, NetworkRecord)>)> {
+    pub async fn containers(&self) -> Vec<(ContainerRecord, Vec<Attachment>)> {
         let st = self.state.lock().await;
         st.containers
             .values()
-            .map(|c| (c.clone(), endpoints_of(&st, c)))
-            .collect()
-    }
-
-    /// Network records of a container's configured networks (for stopped containers' inspect).
-    pub async fn network_records(&self, ids: &[String]) -> Vec<NetworkRecord> {
-        let st = self.state.lock().await;
-        ids.iter()
-            .filter_map(|i| st.networks.get(i).map(|n| n.rec.clone()))
+            .map(|c| (c.clone(), attachments(&st, c)))
             .collect()
     }
 }
 
-fn endpoints_of(st: &State, ctr: &ContainerRecord) -> Vec<(EndpointRecord, NetworkRecord)> {
-    ctr.sandbox
+/// Docker's checks of what an endpoint asks for against its network (create and connect).
+fn check_endpoint_request(net: &NetworkRecord, req: &EndpointRequest) -> Result<()> {
+    if (req.ipv4.is_some() || req.ipv6.is_some()) && !net.has_user_subnet() {
+        return Err(CoreError::BadRequest(if net.predefined {
+            "user specified IP address is supported on user defined networks only".into()
+        } else {
+            "user specified IP address is supported only when connecting to networks with user configured subnets"
+                .into()
+        }));
+    }
+    if !req.aliases.is_empty() && net.predefined {
+        return Err(CoreError::BadRequest(
+            "network-scoped aliases are only supported for user-defined networks".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// A container's configured networks in connect order, each with its endpoint while the container runs.
+fn attachments(st: &State, ctr: &ContainerRecord) -> Vec<Attachment> {
+    let eps: Vec<&EndpointRecord> = ctr
+        .sandbox
         .as_ref()
         .map(|sb| {
             sb.endpoints
                 .iter()
                 .filter_map(|e| st.endpoints.get(e))
-                .filter_map(|ep| {
-                    st.networks
-                        .get(&ep.network_id)
-                        .map(|n| (ep.clone(), n.rec.clone()))
-                })
                 .collect()
         })
-        .unwrap_or_default()
+        .unwrap_or_default();
+    ctr.config
+        .networks
+        .iter()
+        .filter_map(|(net_id, _)| {
+            let network = st.networks.get(net_id)?.rec.clone();
+            let endpoint = eps
+                .iter()
+                .find(|e| e.network_id == *net_id)
+                .map(|e| (*e).clone());
+            Some(Attachment { network, endpoint })
+        })
+        .collect()
 }
 
 fn nix_hostname() -> String {

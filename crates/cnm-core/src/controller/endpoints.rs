@@ -7,20 +7,20 @@ use std::path::Path;
 use ipnet::IpNet;
 
 use super::{Controller, State};
-use crate::driver::{Gateways, IfaceConfig};
+use crate::driver::{Gateways, IfaceConfig, RouteUpdate};
 use crate::error::{CoreError, Result};
 use crate::ids::{new_id, random_mac, veth_name};
 use crate::model::{
     ContainerRecord, EndpointRecord, EndpointRequest, NetworkRecord, SandboxRecord,
 };
-use crate::options::BridgeOptions;
 
 fn prefix_net(ip: IpAddr, subnet: &IpNet) -> IpNet {
     IpNet::new(ip, subnet.prefix_len()).unwrap_or(*subnet)
 }
 
 impl State {
-    /// Take the endpoint's addresses from IPAM (static ones if asked for).
+    /// Take the endpoint's addresses from IPAM (static ones if asked for; requests were checked against
+    /// the network when the container was created or connected).
     pub(crate) fn allocate_addresses(
         &mut self,
         net_id: &str,
@@ -30,12 +30,6 @@ impl State {
             .networks
             .get_mut(net_id)
             .ok_or_else(|| CoreError::network_not_found(net_id))?;
-        if (req.ipv4.is_some() || req.ipv6.is_some()) && !net.rec.has_user_subnet() {
-            return Err(CoreError::BadRequest(
-                "user specified IP address is supported only when connecting to networks with user configured subnets"
-                    .into(),
-            ));
-        }
         let mut taken: Vec<(usize, IpAddr)> = Vec::new();
         let mut out = (None, None);
         let res = (|| -> Result<()> {
@@ -125,6 +119,21 @@ impl State {
         }
     }
 
+    /// The default routes the sandbox has now, from the gateway endpoints it recorded; an endpoint that
+    /// is gone took its route with its interface.
+    pub(crate) fn gateways_in_place(&self, sandbox: &SandboxRecord) -> Gateways {
+        let route = |ep: &Option<String>, v6: bool| {
+            let ep = self.endpoints.get(ep.as_deref()?)?;
+            let net = &self.networks.get(&ep.network_id)?.rec;
+            let gw = if v6 { net.gateway6() } else { net.gateway4() }?;
+            Some((gw, ep.ifname.clone()))
+        };
+        Gateways {
+            v4: route(&sandbox.gw4_endpoint, false),
+            v6: route(&sandbox.gw6_endpoint, true),
+        }
+    }
+
     /// Docker's rule for the default route: highest gw-priority, then network name, among endpoints of
     /// non-internal networks that have a gateway of that family.
     pub(crate) fn select_gateways(
@@ -194,14 +203,8 @@ impl Controller {
         let (ipv4, ipv6) = st.allocate_addresses(&net.id, req)?;
         let id = new_id();
         let with_iface = driver.needs_sandbox_iface();
-        let prefix = if net.driver == "bridge" {
-            BridgeOptions::parse(&net.options, self.cfg.mtu)
-                .map(|o| o.iface_prefix)
-                .unwrap_or_else(|_| "eth".into())
-        } else {
-            "eth".into()
-        };
-        let mut ep = EndpointRecord {
+        let prefix = driver.iface_prefix(&net);
+        let ep = EndpointRecord {
             id: id.clone(),
             network_id: net.id.clone(),
             container_id: ctr.id.clone(),
@@ -234,43 +237,15 @@ impl Controller {
             via_connect: req.via_connect,
         };
         if with_iface {
-            if let Err(e) = self.plumb(&net, &mut ep, Path::new(&sandbox.key)).await {
+            if let Err(e) = driver.join(&net, &ep, Path::new(&sandbox.key)).await {
                 st.release_addresses(&ep);
-                return Err(e);
+                return Err(CoreError::Driver(e.0));
             }
             sandbox.next_iface += 1;
         }
         sandbox.endpoints.push(ep.id.clone());
         st.endpoints.insert(ep.id.clone(), ep.clone());
         Ok(ep)
-    }
-
-    /// Driver join plus addresses; used by attach and by restore (both steps are idempotent).
-    pub(crate) async fn plumb(
-        &self,
-        net: &NetworkRecord,
-        ep: &mut EndpointRecord,
-        key: &Path,
-    ) -> Result<()> {
-        let driver = self.driver(&net.driver)?;
-        driver
-            .join(net, ep, key)
-            .await
-            .map_err(|e| CoreError::Driver(e.0))?;
-        let iface = IfaceConfig {
-            ifname: ep.ifname.clone(),
-            addresses: [ep.ipv4, ep.ipv6].into_iter().flatten().collect(),
-            no_ipv6: ep.ipv6.is_none(),
-        };
-        if let Err(e) = self
-            .os
-            .configure(key, Some(&iface), &Gateways::default())
-            .await
-        {
-            let _ = driver.leave(net, ep, key, false).await;
-            return Err(CoreError::Driver(e.0));
-        }
-        Ok(())
     }
 
     /// Detach an endpoint: remove its interface unless the whole sandbox goes, free its addresses.
@@ -292,18 +267,36 @@ impl Controller {
         st.endpoints.remove(&ep.id);
     }
 
-    /// Point the sandbox's default routes at the selected gateway endpoints.
-    pub(crate) async fn apply_gateways(
+    /// One visit to the sandbox's namespace: addresses for the interfaces just joined, then the default
+    /// routes moved to the gateway endpoints Docker's rule selects now. `force_routes` reinstalls the
+    /// routes whatever the record says is in place (restore).
+    pub(crate) async fn apply_sandbox(
         &self,
         st: &State,
         sandbox: &mut SandboxRecord,
+        joined: &[&EndpointRecord],
+        force_routes: bool,
     ) -> Result<()> {
-        let (gws, e4, e6) = st.select_gateways(sandbox);
+        let (wanted, e4, e6) = st.select_gateways(sandbox);
         if sandbox.key.ends_with("/default") {
             return Ok(());
         }
+        let ifaces: Vec<IfaceConfig> = joined
+            .iter()
+            .filter(|ep| !ep.ifname.is_empty())
+            .map(|ep| IfaceConfig {
+                ifname: ep.ifname.clone(),
+                addresses: [ep.ipv4, ep.ipv6].into_iter().flatten().collect(),
+                no_ipv6: ep.ipv6.is_none(),
+            })
+            .collect();
+        let routes = if force_routes {
+            RouteUpdate::force(&wanted)
+        } else {
+            RouteUpdate::between(&st.gateways_in_place(sandbox), &wanted)
+        };
         self.os
-            .configure(Path::new(&sandbox.key), None, &gws)
+            .configure(Path::new(&sandbox.key), &ifaces, &routes)
             .await
             .map_err(|e| CoreError::Driver(e.0))?;
         sandbox.gw4_endpoint = e4;

@@ -25,7 +25,7 @@ use crate::error::{CoreError, Result};
 use crate::lookup::{resolve, Lookup};
 use crate::model::{ContainerRecord, EndpointRecord, NetworkRecord};
 
-pub use containers::{ContainerCreate, StartedSandbox};
+pub use containers::{Attachment, ContainerCreate, StartedSandbox};
 pub use networks::NetworkCreate;
 pub use restore::RestoreReport;
 
@@ -114,6 +114,24 @@ impl Controller {
         });
     }
 
+    pub(crate) fn emit_network(
+        &self,
+        action: &'static str,
+        net: &NetworkRecord,
+        container_id: &str,
+    ) {
+        self.emit(
+            "network",
+            action,
+            &net.id,
+            &[
+                ("container", container_id),
+                ("name", &net.name),
+                ("type", &net.driver),
+            ],
+        );
+    }
+
     pub(crate) fn driver(&self, name: &str) -> Result<Arc<dyn NetworkDriver>> {
         self.drivers
             .get(name)
@@ -124,20 +142,19 @@ impl Controller {
     pub fn driver_names(&self) -> Vec<&'static str> {
         self.drivers.keys().copied().collect()
     }
-
-    /// Debug view of the store (all records as JSON).
-    pub fn dump(&self) -> Result<serde_json::Value> {
-        Ok(self.store.dump()?)
-    }
 }
 
 impl State {
-    pub(crate) fn resolve_network(&self, reference: &str) -> Result<String> {
+    pub(crate) fn lookup_network(&self, reference: &str) -> Lookup<'_> {
         let items = self
             .networks
             .values()
             .map(|n| (n.rec.id.as_str(), n.rec.name.as_str()));
-        match resolve(reference, items) {
+        resolve(reference, items)
+    }
+
+    pub(crate) fn resolve_network(&self, reference: &str) -> Result<String> {
+        match self.lookup_network(reference) {
             Lookup::Found(id) => Ok(id.to_string()),
             Lookup::NotFound => Err(CoreError::network_not_found(reference)),
             Lookup::AmbiguousName(n) => Err(CoreError::BadRequest(format!(

@@ -2,12 +2,16 @@
 
 use std::collections::BTreeMap;
 
-use cnm_ipam::{validate_config, Family, IpamConfigInput, SubnetPool};
+use cnm_ipam::{
+    validate_config, AddressSpace, Family, IpamConfigInput, SubnetPool, ValidatedConfig,
+};
 use cnm_store::{Batch, Kind};
+use ipnet::IpNet;
 
 use super::{Controller, NetState};
 use crate::error::{CoreError, Result};
 use crate::ids::new_id;
+use crate::lookup::Lookup;
 use crate::model::{now_ns, EndpointRecord, NetworkRecord, SubnetRecord};
 
 /// A validated-at-the-edge `POST /networks/create`.
@@ -28,6 +32,78 @@ pub struct NetworkCreate {
     pub options: BTreeMap<String, String>,
     pub labels: BTreeMap<String, String>,
     pub check_duplicate: bool,
+}
+
+/// Take a network's subnets from the address space: the user's, or the next predefined pool of each
+/// enabled family; each with its gateway (given, or the first free address) and aux addresses reserved.
+/// On failure everything taken so far is given back.
+fn allocate_subnets(
+    space: &mut AddressSpace,
+    configs: &[ValidatedConfig],
+    enable_ipv4: bool,
+    enable_ipv6: bool,
+) -> Result<Vec<(SubnetRecord, SubnetPool)>> {
+    let mut reserved: Vec<IpNet> = Vec::new();
+    let mut out = Vec::new();
+    let res = (|| -> Result<()> {
+        for (fam, enabled) in [(Family::V4, enable_ipv4), (Family::V6, enable_ipv6)] {
+            let user: Vec<&ValidatedConfig> = configs
+                .iter()
+                .filter(|c| c.subnet.map(|s| Family::of_net(&s)) == Some(fam))
+                .collect();
+            if !enabled {
+                if !user.is_empty() {
+                    return Err(CoreError::BadRequest(format!(
+                        "{fam} subnet given but {fam} is not enabled on this network"
+                    )));
+                }
+                continue;
+            }
+            let auto = ValidatedConfig::default();
+            let wanted = if user.is_empty() { vec![&auto] } else { user };
+            for c in wanted {
+                let subnet = match c.subnet {
+                    Some(s) => {
+                        space.reserve(s)?;
+                        s
+                    }
+                    None => space.allocate_predefined(fam, &[])?,
+                };
+                reserved.push(subnet);
+                let mut pool = SubnetPool::new(subnet, c.ip_range)?;
+                let gateway = match c.gateway {
+                    Some(g) => {
+                        pool.reserve(g)?;
+                        g
+                    }
+                    None => pool.allocate()?,
+                };
+                for ip in c.aux_addresses.values() {
+                    pool.reserve(*ip)?;
+                }
+                let record = SubnetRecord {
+                    subnet,
+                    ip_range: c.ip_range,
+                    gateway: Some(gateway),
+                    aux_addresses: c.aux_addresses.clone(),
+                    user_subnet: c.subnet.is_some(),
+                    // Docker echoes a gateway it chose for a default pool, not one it chose in a user subnet.
+                    show_gateway: c.gateway.is_some() || c.subnet.is_none(),
+                };
+                out.push((record, pool));
+            }
+        }
+        Ok(())
+    })();
+    match res {
+        Ok(()) => Ok(out),
+        Err(e) => {
+            for s in reserved {
+                space.release(s);
+            }
+            Err(e)
+        }
+    }
 }
 
 const PREDEFINED_NAMES: [&str; 3] = ["bridge", "host", "default"];
@@ -154,99 +230,14 @@ impl Controller {
                 .map_err(|e| CoreError::Forbidden(e.0))?;
         }
 
-        // IPAM: every failure below releases what was taken so far.
-        let mut pools: Vec<SubnetPool> = Vec::new();
-        let res = (|| -> Result<()> {
-            if !has_subnets {
-                return Ok(());
-            }
-            for fam in [Family::V4, Family::V6] {
-                let enabled = match fam {
-                    Family::V4 => enable_ipv4,
-                    Family::V6 => enable_ipv6,
-                };
-                let user: Vec<_> = configs
-                    .iter()
-                    .filter(|c| c.subnet.map(|s| Family::of_net(&s)) == Some(fam))
-                    .collect();
-                if !enabled {
-                    if !user.is_empty() {
-                        return Err(CoreError::BadRequest(format!(
-                            "{fam} subnet given but {fam} is not enabled on this network"
-                        )));
-                    }
-                    continue;
-                }
-                if user.is_empty() {
-                    let subnet = st.space.allocate_predefined(fam, &[])?;
-                    let mut pool = SubnetPool::new(subnet, None)?;
-                    let gw = match pool.allocate() {
-                        Ok(gw) => gw,
-                        Err(e) => {
-                            st.space.release(subnet);
-                            return Err(e.into());
-                        }
-                    };
-                    rec.subnets.push(SubnetRecord {
-                        subnet,
-                        ip_range: None,
-                        gateway: Some(gw),
-                        aux_addresses: BTreeMap::new(),
-                        user_subnet: false,
-                        show_gateway: true,
-                    });
-                    pools.push(pool);
-                    continue;
-                }
-                for c in user {
-                    let Some(subnet) = c.subnet else { continue };
-                    st.space.reserve(subnet)?;
-                    let mut pool = match SubnetPool::new(subnet, c.ip_range) {
-                        Ok(p) => p,
-                        Err(e) => {
-                            st.space.release(subnet);
-                            return Err(e.into());
-                        }
-                    };
-                    let taken = (|| -> Result<Option<std::net::IpAddr>> {
-                        let gw = match c.gateway {
-                            Some(g) => {
-                                pool.reserve(g)?;
-                                Some(g)
-                            }
-                            None => Some(pool.allocate()?),
-                        };
-                        for ip in c.aux_addresses.values() {
-                            pool.reserve(*ip)?;
-                        }
-                        Ok(gw)
-                    })();
-                    let gw = match taken {
-                        Ok(g) => g,
-                        Err(e) => {
-                            st.space.release(subnet);
-                            return Err(e);
-                        }
-                    };
-                    rec.subnets.push(SubnetRecord {
-                        subnet,
-                        ip_range: c.ip_range,
-                        gateway: gw,
-                        aux_addresses: c.aux_addresses.clone(),
-                        user_subnet: true,
-                        show_gateway: c.gateway.is_some(),
-                    });
-                    pools.push(pool);
-                }
-            }
-            Ok(())
-        })();
-        if let Err(e) = res {
-            for s in &rec.subnets {
-                st.space.release(s.subnet);
-            }
-            return Err(e);
-        }
+        let (subnets, pools): (Vec<SubnetRecord>, Vec<SubnetPool>) = if has_subnets {
+            allocate_subnets(&mut st.space, &configs, enable_ipv4, enable_ipv6)?
+                .into_iter()
+                .unzip()
+        } else {
+            (Vec::new(), Vec::new())
+        };
+        rec.subnets = subnets;
         let release = |st: &mut super::State, rec: &NetworkRecord| {
             for s in &rec.subnets {
                 st.space.release(s.subnet);
@@ -292,16 +283,7 @@ impl Controller {
 
     pub async fn delete_network(&self, reference: &str) -> Result<()> {
         let mut st = self.state.lock().await;
-        let id = st.resolve_network(reference).map_err(|e| match e {
-            CoreError::BadRequest(_) => CoreError::BadRequest(format!(
-                "network {reference} is ambiguous ({} matches found based on name)",
-                st.networks
-                    .values()
-                    .filter(|n| n.rec.name == reference)
-                    .count()
-            )),
-            other => other,
-        })?;
+        let id = st.resolve_network(reference)?;
         self.delete_network_locked(&mut st, &id).await
     }
 
@@ -381,16 +363,15 @@ impl Controller {
     /// One network with its endpoints and their container names.
     pub async fn network(&self, reference: &str) -> Result<(NetworkRecord, Vec<EndpointRecord>)> {
         let st = self.state.lock().await;
-        let id = st.resolve_network(reference).map_err(|e| match e {
-            CoreError::BadRequest(_) => CoreError::BadRequest(format!(
-                "{} matches found based on name: network {reference} is ambiguous",
-                st.networks
-                    .values()
-                    .filter(|n| n.rec.name == reference)
-                    .count()
-            )),
-            other => other,
-        })?;
+        // Docker words an ambiguous name differently on GET than everywhere else.
+        let id = match st.lookup_network(reference) {
+            Lookup::AmbiguousName(n) => {
+                return Err(CoreError::BadRequest(format!(
+                    "{n} matches found based on name: network {reference} is ambiguous"
+                )))
+            }
+            _ => st.resolve_network(reference)?,
+        };
         let net = st
             .networks
             .get(&id)

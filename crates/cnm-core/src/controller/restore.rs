@@ -274,21 +274,26 @@ impl Controller {
                 sb.key
             )));
         }
-        for eid in sb.endpoints.clone() {
-            let Some(mut ep) = st.endpoints.get(&eid).cloned() else {
-                continue;
-            };
+        // Joins are idempotent: interfaces that survived are kept, missing ones are made again; the
+        // container files live in the data-root and need no rewrite.
+        let eps: Vec<EndpointRecord> = sb
+            .endpoints
+            .iter()
+            .filter_map(|e| st.endpoints.get(e))
+            .filter(|e| !e.ifname.is_empty())
+            .cloned()
+            .collect();
+        for ep in &eps {
             let Some(net) = st.networks.get(&ep.network_id).map(|n| n.rec.clone()) else {
                 continue;
             };
-            if ep.ifname.is_empty() {
-                continue;
-            }
-            self.plumb(&net, &mut ep, &key).await?;
+            self.driver(&net.driver)?
+                .join(&net, ep, &key)
+                .await
+                .map_err(|e| CoreError::Driver(e.0))?;
         }
-        self.apply_gateways(st, &mut sb).await?;
-        self.write_files(st, c, &sb)?;
-        Ok(())
+        let joined: Vec<&EndpointRecord> = eps.iter().collect();
+        self.apply_sandbox(st, &mut sb, &joined, true).await
     }
 
     /// `none` and `host` keep their ids for the life of the data-root; `bridge` follows `--bip`.

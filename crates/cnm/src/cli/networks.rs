@@ -412,9 +412,9 @@ pub fn run(c: &Client, cmd: NetworkCmd) -> i32 {
     }
 }
 
-/// Docker's natural order for names: runs of digits compare as numbers... Docker actually sorts with
-/// digits before other characters; comparing bytewise after mapping digits low gives that order.
-pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+/// The docker CLI's order for network names: digits sort before every other character
+/// (`rsx-net1`, `rsx-net2`, `rsx-net-full`), otherwise by character.
+fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
     let key = |s: &str| -> Vec<u16> {
         s.chars()
             .map(|c| {

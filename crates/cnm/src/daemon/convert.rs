@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use cnm_api::{ApiError, ApiVersion};
-use cnm_core::controller::{ContainerCreate, NetworkCreate};
+use cnm_core::controller::{Attachment, ContainerCreate, NetworkCreate};
 use cnm_core::ids::{format_mac, parse_mac, short};
 use cnm_core::model::{
     ContainerRecord, EndpointRecord, EndpointRequest, IpamConfigEcho, NetworkRecord, RunState,
@@ -312,8 +312,7 @@ fn endpoint_settings(
 
 pub fn container_inspect(
     c: &ContainerRecord,
-    eps: &[(EndpointRecord, NetworkRecord)],
-    configured: &[NetworkRecord],
+    attached: &[Attachment],
     data_root: &std::path::Path,
     v: ApiVersion,
 ) -> cnm_api::ContainerInspect {
@@ -328,16 +327,12 @@ pub fn container_inspect(
         ports: Some(BTreeMap::new()),
         ..Default::default()
     };
-    for net in configured {
-        let ep = eps
-            .iter()
-            .find(|(e, _)| e.network_id == net.id)
-            .map(|(e, _)| e);
-        let es = endpoint_settings(c, ep, net, v);
-        if net.name == "bridge" && net.predefined {
+    for a in attached {
+        let es = endpoint_settings(c, a.endpoint.as_ref(), &a.network, v);
+        if a.network.name == "bridge" && a.network.predefined {
             ns.mirror_endpoint(&es);
         }
-        ns.networks.insert(net.name.clone(), es);
+        ns.networks.insert(a.network.name.clone(), es);
     }
     ns.set_api(v);
     let started = c.process.started_ns;
@@ -402,8 +397,7 @@ pub fn container_inspect(
 
 pub fn container_summary(
     c: &ContainerRecord,
-    eps: &[(EndpointRecord, NetworkRecord)],
-    configured: &[NetworkRecord],
+    attached: &[Attachment],
     v: ApiVersion,
 ) -> cnm_api::ContainerSummary {
     let started = (c.process.started_ns > 0).then(|| time_of(c.process.started_ns));
@@ -415,14 +409,15 @@ pub fn container_summary(
         finished,
         SystemTime::now(),
     );
-    let mut networks = BTreeMap::new();
-    for net in configured {
-        let ep = eps
-            .iter()
-            .find(|(e, _)| e.network_id == net.id)
-            .map(|(e, _)| e);
-        networks.insert(net.name.clone(), endpoint_settings(c, ep, net, v));
-    }
+    let networks = attached
+        .iter()
+        .map(|a| {
+            (
+                a.network.name.clone(),
+                endpoint_settings(c, a.endpoint.as_ref(), &a.network, v),
+            )
+        })
+        .collect();
     cnm_api::ContainerSummary {
         id: c.id.clone(),
         names: vec![format!("/{}", c.name)],

@@ -427,23 +427,15 @@ impl Supervisor {
                 }
                 if !progressed {
                     use cnm_core::model::RunState;
-                    let state = daemon
-                        .ctl
-                        .container(&id)
-                        .await
-                        .map(|(c, _)| c.process.state)
-                        .ok();
-                    // A created container has not run yet (the client follows before it starts it).
-                    let done = match state {
-                        None => true,
-                        Some(RunState::Exited) => true,
-                        Some(RunState::Created) => daemon
-                            .ctl
-                            .container(&id)
-                            .await
-                            .map(|(c, _)| !c.process.error.is_empty())
-                            .unwrap_or(true),
-                        Some(RunState::Running) => false,
+                    // A created container has not run yet (the client follows before it starts it),
+                    // unless starting it failed.
+                    let done = match daemon.ctl.container(&id).await {
+                        Err(_) => true,
+                        Ok((c, _)) => match c.process.state {
+                            RunState::Exited => true,
+                            RunState::Created => !c.process.error.is_empty(),
+                            RunState::Running => false,
+                        },
                     };
                     if done {
                         // One more pass picks up what the shim wrote just before exiting.

@@ -226,50 +226,35 @@ async fn networks_list(d: &Arc<Daemon>, r: &Req) -> R {
     let f = Filters::parse_opt(r.query("filters"))?;
     f.validate(cnm_api::NETWORK_LIST_FILTERS)?;
     let dangling = f.dangling()?;
-    let all = d.ctl.networks().await;
-    let ctrs = d.ctl.containers().await;
+    let types = f.network_types()?;
+    // Which networks containers use matters only to the dangling filter.
+    let used: Vec<String> = match dangling {
+        Some(_) => d
+            .ctl
+            .containers()
+            .await
+            .into_iter()
+            .flat_map(|(c, _)| c.config.networks.into_iter().map(|(id, _)| id))
+            .collect(),
+        None => Vec::new(),
+    };
     let mut out = Vec::new();
-    for n in all {
-        if f.contains("driver") && !f.exact_match("driver", &n.driver) {
-            continue;
+    for n in d.ctl.networks().await {
+        let kind = if n.predefined {
+            cnm_api::NetworkType::Builtin
+        } else {
+            cnm_api::NetworkType::Custom
+        };
+        let keep = (!f.contains("driver") || f.exact_match("driver", &n.driver))
+            && (!f.contains("name") || f.substring_match("name", &n.name))
+            && (!f.contains("id") || f.prefix_match("id", &n.id))
+            && (!f.contains("scope") || f.exact_match("scope", &n.scope))
+            && (!f.contains("label") || f.match_labels("label", &n.labels))
+            && (types.is_empty() || types.contains(&kind))
+            && dangling.is_none_or(|want| want == (!n.predefined && !used.contains(&n.id)));
+        if keep {
+            out.push(convert::network(&n, &[], r.version));
         }
-        if f.contains("name") && !f.substring_match("name", &n.name) {
-            continue;
-        }
-        if f.contains("id") && !f.prefix_match("id", &n.id) {
-            continue;
-        }
-        if f.contains("scope") && !f.exact_match("scope", &n.scope) {
-            continue;
-        }
-        if f.contains("label") && !f.match_labels("label", &n.labels) {
-            continue;
-        }
-        if f.contains("type") {
-            let t = if n.predefined { "builtin" } else { "custom" };
-            let types = f.get("type");
-            for ty in &types {
-                if *ty != "builtin" && *ty != "custom" {
-                    return Err(ApiError::bad_request(format!(
-                        "invalid filter: 'type'='{ty}'"
-                    )));
-                }
-            }
-            if !types.contains(&t) {
-                continue;
-            }
-        }
-        if let Some(want) = dangling {
-            let used = ctrs.iter().any(|(c, eps)| {
-                eps.iter().any(|(e, _)| e.network_id == n.id)
-                    || c.config.networks.iter().any(|(id, _)| *id == n.id)
-            });
-            let is_dangling = !n.predefined && !used;
-            if want != is_dangling {
-                continue;
-            }
-        }
-        out.push(convert::network(&n, &[], r.version));
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(json(200, r.version, to_json_body(&out)))
@@ -339,33 +324,23 @@ async fn network_disconnect(d: &Arc<Daemon>, r: &Req, id: &str) -> R {
     Ok(empty(200, r.version))
 }
 
-async fn configured_networks(
-    d: &Arc<Daemon>,
-    c: &cnm_core::model::ContainerRecord,
-) -> Vec<cnm_core::model::NetworkRecord> {
-    let ids: Vec<String> = c.config.networks.iter().map(|(n, _)| n.clone()).collect();
-    d.ctl.network_records(&ids).await
-}
-
 async fn containers_list(d: &Arc<Daemon>, r: &Req) -> R {
     let all = r.flag("all");
     let mut out = Vec::new();
     let mut ctrs = d.ctl.containers().await;
     ctrs.sort_by_key(|c| std::cmp::Reverse(c.0.created_ns));
-    for (c, eps) in &ctrs {
+    for (c, attached) in &ctrs {
         if !all && !c.is_running() {
             continue;
         }
-        let nets = configured_networks(d, c).await;
-        out.push(convert::container_summary(c, eps, &nets, r.version));
+        out.push(convert::container_summary(c, attached, r.version));
     }
     Ok(json(200, r.version, to_json_body(&out)))
 }
 
 async fn container_inspect(d: &Arc<Daemon>, r: &Req, id: &str) -> R {
-    let (c, eps) = d.ctl.container(id).await.map_err(api_error)?;
-    let nets = configured_networks(d, &c).await;
-    let body = convert::container_inspect(&c, &eps, &nets, &d.args.data_root, r.version);
+    let (c, attached) = d.ctl.container(id).await.map_err(api_error)?;
+    let body = convert::container_inspect(&c, &attached, &d.args.data_root, r.version);
     Ok(json(200, r.version, to_json_body(&body)))
 }
 
@@ -424,38 +399,32 @@ async fn container_kill(d: &Arc<Daemon>, r: &Req, id: &str) -> R {
     Ok(empty(204, r.version))
 }
 
+fn wait_response(code: i32, v: ApiVersion) -> Response<Body> {
+    json(
+        200,
+        v,
+        to_json_body(&cnm_api::ContainerWaitResponse::new(code as i64, None, v)),
+    )
+}
+
 async fn container_wait(d: &Arc<Daemon>, r: &Req, id: &str) -> R {
     let cid = match d.ctl.container(id).await {
         Ok((c, _)) => c.id,
-        Err(e) => match d.procs.exit_code_of(id) {
-            Some(code) => {
-                return Ok(json(
-                    200,
-                    r.version,
-                    to_json_body(&cnm_api::ContainerWaitResponse::new(
-                        code as i64,
-                        None,
-                        r.version,
-                    )),
-                ))
-            }
-            None => return Err(api_error(e)),
-        },
+        // Removed right after exiting (--rm): the supervisor still knows the code.
+        Err(e) => {
+            return d
+                .procs
+                .exit_code_of(id)
+                .map(|code| wait_response(code, r.version))
+                .ok_or_else(|| api_error(e))
+        }
     };
     Supervisor::wait_stopped(d, &cid, None).await;
     let code = match d.ctl.container(&cid).await {
         Ok((c, _)) => c.process.exit_code,
         Err(_) => d.procs.exit_code_of(&cid).unwrap_or(255),
     };
-    Ok(json(
-        200,
-        r.version,
-        to_json_body(&cnm_api::ContainerWaitResponse::new(
-            code as i64,
-            None,
-            r.version,
-        )),
-    ))
+    Ok(wait_response(code, r.version))
 }
 
 async fn container_remove(d: &Arc<Daemon>, r: &Req, id: &str) -> R {

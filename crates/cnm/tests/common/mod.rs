@@ -42,6 +42,22 @@ impl Out {
         );
         self
     }
+
+    /// The command failed with exit code `code` and `message` on stderr.
+    #[track_caller]
+    pub fn fails(self, code: i32, message: &str) -> Self {
+        assert_eq!(
+            self.code, code,
+            "stdout={:?} stderr={:?}",
+            self.stdout, self.stderr
+        );
+        assert!(
+            self.stderr.contains(message),
+            "expected {message:?} in stderr {:?}",
+            self.stderr
+        );
+        self
+    }
 }
 
 impl World {
@@ -225,6 +241,45 @@ impl World {
             body
         };
         (status, body)
+    }
+
+    /// `cnm run -d --name NAME [opts…] -- CMD…`; returns the container id.
+    pub fn run_bg(&self, name: &str, opts: &[&str], cmd: &[&str]) -> String {
+        let mut args = vec!["run", "-d", "--name", name];
+        args.extend_from_slice(opts);
+        args.push("--");
+        args.extend_from_slice(cmd);
+        self.cnm(&args).ok().stdout.trim().to_string()
+    }
+
+    /// A container NAME on NETWORK serving `body` at `/` with busybox httpd; returns its address there.
+    pub fn web(&self, name: &str, network: &str, body: &str) -> String {
+        let www = self.path(&format!("www-{name}"));
+        std::fs::create_dir_all(&www).expect("www");
+        std::fs::write(www.join("index.html"), body).expect("index");
+        let root = www.to_str().expect("path").to_string();
+        self.run_bg(
+            name,
+            &["--network", network],
+            &["busybox", "httpd", "-f", "-p", "80", "-h", &root],
+        );
+        self.ip(name, network)
+    }
+
+    /// A container's IPv4 address on one network, from inspect.
+    pub fn ip(&self, ctr: &str, network: &str) -> String {
+        let c = self.inspect("container", ctr);
+        c["NetworkSettings"]["Networks"][network]["IPAddress"]
+            .as_str()
+            .expect("ip")
+            .to_string()
+    }
+
+    /// Number of namespace files under the exec-root (each is a live sandbox).
+    pub fn sandboxes(&self) -> usize {
+        std::fs::read_dir(self.path("exec/netns"))
+            .expect("netns dir")
+            .count()
     }
 
     pub fn inspect(&self, what: &str, name: &str) -> serde_json::Value {
