@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
-# System packages cnm needs to build, run and test (idempotent).
+# System packages cnm needs to build, run and test. `--list` prints them; without it, installs the
+# missing ones (idempotent) and cargo-nextest if absent.
 set -euo pipefail
 pkgs=(nftables iproute2 busybox-static iputils-ping dnsutils curl util-linux)
+if [ "${1:-}" = "--list" ]; then
+    echo "${pkgs[@]}"
+    exit 0
+fi
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -11,6 +16,6 @@ if [ "${#missing[@]}" -gt 0 ]; then
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
-if ! command -v cargo-nextest >/dev/null 2>&1 && ! cargo nextest --version >/dev/null 2>&1; then
+if ! cargo nextest --version >/dev/null 2>&1; then
     cargo install cargo-nextest --locked
 fi
