@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::client::{enc, Client, ClientError};
 use super::format::{pretty, table, template};
@@ -96,70 +96,66 @@ pub fn run(c: &Client, a: RunArgs) -> i32 {
         .first()
         .cloned()
         .unwrap_or_else(|| "default".into());
-    let mut endpoints = serde_json::Map::new();
     let nets: Vec<String> = if a.network.is_empty() {
         vec!["default".into()]
     } else {
         a.network.clone()
     };
+    let mut endpoints = BTreeMap::new();
     for (i, n) in nets.iter().enumerate() {
-        let mut ipam = serde_json::Map::new();
-        let mut es = serde_json::Map::new();
-        if i == 0 {
-            if let Some(ip) = &a.ip {
-                ipam.insert("IPv4Address".into(), json!(ip));
+        // --ip, --ip6, --network-alias and --mac-address belong to the first network, as docker's.
+        let es = if i == 0 {
+            cnm_api::EndpointSettings {
+                ipam_config: (a.ip.is_some() || a.ip6.is_some()).then(|| {
+                    cnm_api::EndpointIpamConfig {
+                        ipv4_address: a.ip.clone().unwrap_or_default(),
+                        ipv6_address: a.ip6.clone().unwrap_or_default(),
+                        ..Default::default()
+                    }
+                }),
+                aliases: (!a.network_alias.is_empty()).then(|| a.network_alias.clone()),
+                mac_address: a.mac_address.clone().unwrap_or_default(),
+                ..Default::default()
             }
-            if let Some(ip) = &a.ip6 {
-                ipam.insert("IPv6Address".into(), json!(ip));
-            }
-            if !a.network_alias.is_empty() {
-                es.insert("Aliases".into(), json!(a.network_alias));
-            }
-            if let Some(m) = &a.mac_address {
-                es.insert("MacAddress".into(), json!(m));
-            }
-        }
-        if !ipam.is_empty() {
-            es.insert("IPAMConfig".into(), Value::Object(ipam));
-        }
-        let key = if n == "default" {
-            "bridge".to_string()
         } else {
-            n.clone()
+            cnm_api::EndpointSettings::default()
         };
-        endpoints.insert(key, Value::Object(es));
+        endpoints.insert(
+            if n == "default" {
+                "bridge".to_string()
+            } else {
+                n.clone()
+            },
+            es,
+        );
     }
-    let labels: BTreeMap<String, String> = a
-        .label
-        .iter()
-        .map(|l| {
-            l.split_once('=')
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .unwrap_or((l.clone(), String::new()))
-        })
-        .collect();
-    let body = json!({
-        "Hostname": a.hostname.unwrap_or_default(),
-        "Domainname": a.domainname.unwrap_or_default(),
-        "Env": a.env,
-        "Cmd": cmd,
-        "WorkingDir": a.workdir.unwrap_or_default(),
-        "Labels": labels,
-        "HostConfig": {
-            "NetworkMode": mode,
-            "Dns": a.dns,
-            "DnsSearch": a.dns_search,
-            "DnsOptions": a.dns_option,
-            "ExtraHosts": if a.add_host.is_empty() { Value::Null } else { json!(a.add_host) },
-            "AutoRemove": a.rm,
+    let body = cnm_api::ContainerCreateRequest {
+        hostname: a.hostname.unwrap_or_default(),
+        domainname: a.domainname.unwrap_or_default(),
+        env: Some(a.env),
+        cmd: Some(cmd),
+        working_dir: a.workdir.unwrap_or_default(),
+        labels: super::networks::labels(&a.label),
+        host_config: cnm_api::HostConfig {
+            network_mode: mode,
+            dns: Some(a.dns),
+            dns_search: Some(a.dns_search),
+            dns_options: Some(a.dns_option),
+            extra_hosts: (!a.add_host.is_empty()).then_some(a.add_host),
+            auto_remove: a.rm,
+            ..Default::default()
         },
-        "NetworkingConfig": {"EndpointsConfig": endpoints},
-    });
+        networking_config: cnm_api::NetworkingConfig {
+            endpoints_config: endpoints,
+        },
+        ..Default::default()
+    };
+    let body = cnm_api::to_json_body(&body);
     let path = match &a.name {
         Some(n) => format!("/containers/create?name={}", enc(n)),
         None => "/containers/create".to_string(),
     };
-    let id = match c.post(&path, Some(body.to_string().as_bytes())) {
+    let id = match c.post(&path, Some(body.as_bytes())) {
         Ok(b) => serde_json::from_slice::<Value>(&b)
             .ok()
             .and_then(|v| v["Id"].as_str().map(str::to_string))
@@ -292,7 +288,13 @@ pub fn logs(c: &Client, id: &str, follow: bool) -> i32 {
 
 pub fn exec(c: &Client, a: ExecArgs) -> i32 {
     let cmd = strip_dashdash(a.cmd);
-    let body = json!({"AttachStdout": true, "AttachStderr": true, "Env": a.env, "Cmd": cmd});
+    let body = cnm_api::to_json_body(&cnm_api::ExecCreateRequest {
+        attach_stdout: true,
+        attach_stderr: true,
+        env: Some(a.env),
+        cmd: Some(cmd),
+        ..Default::default()
+    });
     let exec_id = match c.post(
         &format!("/containers/{}/exec", enc(&a.container)),
         Some(body.to_string().as_bytes()),
@@ -309,7 +311,7 @@ pub fn exec(c: &Client, a: ExecArgs) -> i32 {
     let resp = match c.request(
         "POST",
         &format!("/exec/{exec_id}/start"),
-        Some(b"{\"Detach\":false,\"Tty\":false}"),
+        Some(cnm_api::to_json_body(&cnm_api::ExecStartRequest::default()).as_bytes()),
     ) {
         Ok(r) => r,
         Err(e) => {

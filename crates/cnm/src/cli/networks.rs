@@ -102,7 +102,8 @@ fn kv(list: &[String]) -> Result<BTreeMap<String, String>, String> {
         .collect()
 }
 
-fn labels(list: &[String]) -> BTreeMap<String, String> {
+/// `--label k=v` / `--label k` values as a map.
+pub(super) fn labels(list: &[String]) -> BTreeMap<String, String> {
     list.iter()
         .map(|s| match s.split_once('=') {
             Some((k, v)) => (k.to_string(), v.to_string()),
@@ -128,6 +129,13 @@ fn filters_query(list: &[String]) -> Result<String, String> {
         "?filters={}",
         enc(&serde_json::to_string(&m).unwrap_or_default())
     ))
+}
+
+fn post_or_fail<T: serde::Serialize>(c: &Client, path: &str, body: &T) -> i32 {
+    match c.post(path, Some(cnm_api::to_json_body(body).as_bytes())) {
+        Ok(_) => 0,
+        Err(e) => fail(e),
+    }
 }
 
 fn fail(e: impl std::fmt::Display) -> i32 {
@@ -165,7 +173,7 @@ pub fn run(c: &Client, cmd: NetworkCmd) -> i32 {
                 Err(e) => return fail(e),
             };
             // As the docker CLI: gateways, ranges and aux addresses go with the subnet that contains them.
-            let mut config = Vec::new();
+            let mut config: Vec<cnm_api::IpamConfig> = Vec::new();
             for s in &subnet {
                 let net: Option<ipnet::IpNet> = s.parse().ok();
                 let inside = |a: &str| -> bool {
@@ -176,66 +184,67 @@ pub fn run(c: &Client, cmd: NetworkCmd) -> i32 {
                         _ => subnet.len() == 1,
                     }
                 };
-                let mut e = serde_json::Map::new();
-                e.insert("Subnet".into(), json!(s));
-                if let Some(r) = ip_range.iter().find(|r| inside(r)) {
-                    e.insert("IPRange".into(), json!(r));
-                }
-                if let Some(g) = gateway.iter().find(|g| inside(g)) {
-                    e.insert("Gateway".into(), json!(g));
-                }
-                let a: BTreeMap<&String, &String> = aux.iter().filter(|(_, v)| inside(v)).collect();
-                if !a.is_empty() {
-                    e.insert("AuxiliaryAddresses".into(), json!(a));
-                }
-                config.push(Value::Object(e));
+                config.push(cnm_api::IpamConfig {
+                    subnet: s.clone(),
+                    ip_range: ip_range
+                        .iter()
+                        .find(|r| inside(r))
+                        .cloned()
+                        .unwrap_or_default(),
+                    gateway: gateway
+                        .iter()
+                        .find(|g| inside(g))
+                        .cloned()
+                        .unwrap_or_default(),
+                    auxiliary_addresses: aux
+                        .iter()
+                        .filter(|(_, v)| inside(v))
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect(),
+                });
             }
-            for g in &gateway {
-                if subnet.is_empty() || !config.iter().any(|e| e.get("Gateway") == Some(&json!(g)))
-                {
-                    return fail(format!("no matching subnet for gateway {g}"));
-                }
+            if let Some(g) = gateway
+                .iter()
+                .find(|g| !config.iter().any(|c| c.gateway == **g))
+            {
+                return fail(format!("no matching subnet for gateway {g}"));
             }
-            for r in &ip_range {
-                if subnet.is_empty() || !config.iter().any(|e| e.get("IPRange") == Some(&json!(r)))
-                {
-                    return fail(format!("no matching subnet for range {r}"));
-                }
+            if let Some(r) = ip_range
+                .iter()
+                .find(|r| !config.iter().any(|c| c.ip_range == **r))
+            {
+                return fail(format!("no matching subnet for range {r}"));
             }
-            let mut body = serde_json::Map::new();
-            body.insert("Name".into(), json!(name));
-            body.insert("Driver".into(), json!(driver));
-            if ipv6 {
-                body.insert("EnableIPv6".into(), json!(true));
-            }
-            body.insert(
-                "IPAM".into(),
-                json!({"Driver": ipam_driver, "Options": ipam_opts, "Config": config}),
-            );
-            body.insert("Internal".into(), json!(internal));
-            body.insert("Attachable".into(), json!(attachable));
-            body.insert("Options".into(), json!(opts));
-            body.insert("Labels".into(), json!(labels(&label)));
-            body.insert("CheckDuplicate".into(), json!(true));
+            let body = cnm_api::NetworkCreateRequest {
+                driver,
+                enable_ipv6: ipv6.then_some(true),
+                ipam: Some(cnm_api::Ipam {
+                    driver: ipam_driver,
+                    options: Some(ipam_opts),
+                    config,
+                }),
+                internal,
+                attachable,
+                options: opts,
+                labels: labels(&label),
+                name,
+                check_duplicate: Some(true),
+                ..Default::default()
+            };
             match c.post(
                 "/networks/create",
-                Some(Value::Object(body).to_string().as_bytes()),
+                Some(cnm_api::to_json_body(&body).as_bytes()),
             ) {
-                Ok(b) => {
-                    let v: Value = serde_json::from_slice(&b).unwrap_or(Value::Null);
-                    if let Some(w) = v
-                        .get("Warning")
-                        .and_then(Value::as_str)
-                        .filter(|w| !w.is_empty())
-                    {
-                        eprintln!("WARNING: {w}");
+                Ok(b) => match cnm_api::decode_json_body::<cnm_api::NetworkCreateResponse>(&b) {
+                    Ok(r) => {
+                        if !r.warning.is_empty() {
+                            eprintln!("WARNING: {}", r.warning);
+                        }
+                        println!("{}", r.id);
+                        0
                     }
-                    println!(
-                        "{}",
-                        v.get("Id").and_then(Value::as_str).unwrap_or_default()
-                    );
-                    0
-                }
+                    Err(e) => fail(e),
+                },
                 Err(e) => fail(e),
             }
         }
@@ -358,36 +367,29 @@ pub fn run(c: &Client, cmd: NetworkCmd) -> i32 {
                 Ok(o) => o,
                 Err(e) => return fail(e),
             };
-            let mut ipam = serde_json::Map::new();
-            if let Some(i) = ip {
-                ipam.insert("IPv4Address".into(), json!(i));
-            }
-            if let Some(i) = ip6 {
-                ipam.insert("IPv6Address".into(), json!(i));
-            }
-            let body = json!({"Container": container, "EndpointConfig": {"IPAMConfig": ipam, "Links": null, "Aliases": alias,
-                "MacAddress": "", "DriverOpts": dopts, "GwPriority": gw_priority}});
-            match c.post(
-                &format!("/networks/{}/connect", enc(&network)),
-                Some(body.to_string().as_bytes()),
-            ) {
-                Ok(_) => 0,
-                Err(e) => fail(e),
-            }
+            let body = cnm_api::NetworkConnectRequest {
+                container,
+                endpoint_config: Some(cnm_api::EndpointSettings {
+                    ipam_config: Some(cnm_api::EndpointIpamConfig {
+                        ipv4_address: ip.unwrap_or_default(),
+                        ipv6_address: ip6.unwrap_or_default(),
+                        ..Default::default()
+                    }),
+                    aliases: Some(alias),
+                    driver_opts: Some(dopts),
+                    gw_priority,
+                    ..Default::default()
+                }),
+            };
+            post_or_fail(c, &format!("/networks/{}/connect", enc(&network)), &body)
         }
         NetworkCmd::Disconnect {
             force,
             network,
             container,
         } => {
-            let body = json!({"Container": container, "Force": force});
-            match c.post(
-                &format!("/networks/{}/disconnect", enc(&network)),
-                Some(body.to_string().as_bytes()),
-            ) {
-                Ok(_) => 0,
-                Err(e) => fail(e),
-            }
+            let body = cnm_api::NetworkDisconnectRequest { container, force };
+            post_or_fail(c, &format!("/networks/{}/disconnect", enc(&network)), &body)
         }
         NetworkCmd::Prune { force: _, filter } => {
             let q = match filters_query(&filter) {
