@@ -327,8 +327,7 @@ impl Controller {
         Ok(())
     }
 
-    /// Remove every user network without endpoints that `keep` does not protect; returns their names
-    /// sorted bytewise.
+    /// Remove every user network without endpoints that `selected` accepts; returns their names.
     pub async fn prune_networks<F>(&self, selected: F) -> Result<Vec<String>>
     where
         F: Fn(&NetworkRecord) -> bool,
@@ -350,7 +349,6 @@ impl Controller {
                 }
             }
         }
-        removed.sort();
         Ok(removed)
     }
 

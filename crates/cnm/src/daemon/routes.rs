@@ -295,13 +295,7 @@ async fn networks_prune(d: &Arc<Daemon>, r: &Req) -> R {
         })
         .await
         .map_err(api_error)?;
-    let body = cnm_api::NetworkPruneResponse {
-        networks_deleted: if removed.is_empty() {
-            None
-        } else {
-            Some(removed)
-        },
-    };
+    let body = cnm_api::NetworkPruneResponse::from_names(removed);
     Ok(json(200, r.version, to_json_body(&body)))
 }
 
