@@ -9,7 +9,7 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 use cnm_core::driver::{DriverError, DriverResult, NetworkDriver};
-use cnm_core::ids::{bridge_mac, short};
+use cnm_core::ids::{bridge_mac, short, staging_ifname};
 use cnm_core::model::{EndpointRecord, NetworkRecord};
 use cnm_core::options::BridgeOptions;
 use cnm_linux::{sysctl, Netlink, VethSpec};
@@ -221,11 +221,12 @@ impl NetworkDriver for BridgeDriver {
             .host
             .create_veth(&VethSpec {
                 host_name,
-                peer_name: &ep.ifname,
+                peer_name: &staging_ifname(&ep.id),
                 peer_netns: netns,
                 peer_mac: ep.mac,
                 mtu: bridge.mtu,
                 master: Some(bridge.index),
+                host_ipv6_off: true,
             })
             .await;
         match res {
