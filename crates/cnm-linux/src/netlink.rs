@@ -267,6 +267,30 @@ impl Netlink {
         Ok(out)
     }
 
+    /// Remove one address from an interface; an address that is not there is not an error.
+    pub async fn delete_address(&self, index: u32, addr: IpNet) -> Result<()> {
+        let msgs: Vec<_> = self
+            .handle
+            .address()
+            .get()
+            .set_link_index_filter(index)
+            .set_address_filter(addr.addr())
+            .set_prefix_length_filter(addr.prefix_len())
+            .execute()
+            .try_collect()
+            .await
+            .map_err(|e| LinuxError::netlink("list addresses", e))?;
+        for m in msgs.into_iter().filter(|m| m.header.index == index) {
+            self.handle
+                .address()
+                .del(m)
+                .execute()
+                .await
+                .map_err(|e| LinuxError::netlink(format!("delete address {addr}"), e))?;
+        }
+        Ok(())
+    }
+
     /// Add (or replace) the default route of one family through `gateway` on interface `oif`.
     pub async fn replace_default_route(&self, gateway: IpAddr, oif: u32) -> Result<()> {
         let msg = default_route(gateway, Some(oif));
