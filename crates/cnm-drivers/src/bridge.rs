@@ -159,6 +159,9 @@ impl BridgeDriver {
     }
 }
 
+/// The kernel's `BR_MAX_PORTS`: port numbers are 10 bits and port 0 is reserved.
+const BRIDGE_MAX_PORTS: u32 = 1024;
+
 fn is_link_local(a: &IpNet) -> bool {
     match a {
         IpNet::V4(n) => n.addr().is_link_local(),
@@ -255,6 +258,12 @@ impl NetworkDriver for BridgeDriver {
             Ok(()) => Ok(()),
             // Restore joins again: the pair made before the restart is kept.
             Err(e) if e.is_exists() => Ok(()),
+            // Docker passes the kernel's bare "exchange full" on; say what it means.
+            Err(e) if e.is_full() => Err(DriverError(format!(
+                "network {} is full: a Linux bridge holds at most {} endpoints ({e})",
+                net.name,
+                BRIDGE_MAX_PORTS - 1
+            ))),
             Err(e) => Err(err(e)),
         }
     }
