@@ -384,3 +384,51 @@ fn kill_9_in_the_middle_of_runs_leaves_nothing_a_restart_does_not_clean() {
         .count();
     assert_eq!(same, 1, "{ip} handed out twice");
 }
+
+#[test]
+fn spare_namespaces_are_made_ahead_used_and_dropped_on_shutdown() {
+    let mut w = World::new();
+    let spares = |w: &World| {
+        std::fs::read_dir(w.path("exec/netns-spare"))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    };
+    wait_until("the pool to fill", || spares(&w) == 4);
+    w.cnm(&["network", "create", "app"]).ok();
+    for i in 0..6 {
+        w.run_bg(&format!("sp{i}"), &["--network", "app"], &["sleep", "1000"]);
+    }
+    wait_until("the pool to refill", || spares(&w) == 4);
+    assert_eq!(w.sandboxes(), 6);
+    for i in 0..6 {
+        w.cnm(&[
+            "exec",
+            &format!("sp{i}"),
+            "--",
+            "ping",
+            "-c1",
+            "-W2",
+            "172.18.0.1",
+        ])
+        .ok();
+    }
+    w.stop_daemon(nix::sys::signal::Signal::SIGTERM);
+    assert_eq!(spares(&w), 0, "a clean shutdown drops its spares");
+    w.start_daemon(&[]);
+    wait_until("the pool to fill again", || spares(&w) == 4);
+    w.stop_daemon(nix::sys::signal::Signal::SIGKILL);
+    w.start_daemon(&[]);
+    wait_until("a killed daemon's spares replaced", || spares(&w) == 4);
+    for i in 0..6 {
+        w.cnm(&[
+            "exec",
+            &format!("sp{i}"),
+            "--",
+            "ping",
+            "-c1",
+            "-W2",
+            "172.18.0.1",
+        ])
+        .ok();
+    }
+}

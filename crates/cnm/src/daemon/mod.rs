@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{bail, Context};
-use cnm_core::driver::NetworkDriver;
+use cnm_core::driver::{NetworkDriver, SandboxOs};
 use cnm_core::{Controller, ControllerConfig};
 use cnm_drivers::{BridgeDriver, HostDriver, LinuxSandboxOs, NullDriver};
 use cnm_ipam::PoolSpec;
@@ -146,11 +146,17 @@ async fn serve(args: DaemonArgs) -> anyhow::Result<()> {
         Arc::new(HostDriver),
         Arc::new(NullDriver),
     ];
-    let os = Arc::new(LinuxSandboxOs::new(cfg.netns_dir())?);
+    let os = Arc::new(LinuxSandboxOs::new(
+        cfg.netns_dir(),
+        args.exec_root.join("netns-spare"),
+        cnm_drivers::spares::SPARES,
+    )?);
     let supervisor = procs::Supervisor::new(&args.exec_root);
-    let (ctl, report) = Controller::open(cfg, store, drivers, os, |c| supervisor.is_alive(c))
-        .await
-        .context("restore state")?;
+    let (ctl, report) =
+        Controller::open(cfg, store, drivers, os.clone(), |c| supervisor.is_alive(c))
+            .await
+            .context("restore state")?;
+    os.replenish();
     tracing::info!(
         networks = report.networks,
         running = report.running,
@@ -184,6 +190,7 @@ async fn serve(args: DaemonArgs) -> anyhow::Result<()> {
         tracing::info!("shutting down; containers keep running");
     };
     http::serve(listener, daemon, shutdown).await;
+    os.drop_spares();
     let _ = std::fs::remove_file(&sock);
     Ok(())
 }
