@@ -151,7 +151,14 @@ async fn serve(args: DaemonArgs) -> anyhow::Result<()> {
         args.exec_root.join("netns-spare"),
         cnm_drivers::spares::SPARES,
     )?);
-    let supervisor = procs::Supervisor::new(&args.exec_root);
+    let spawner = match crate::spawner::Spawner::start(&os.private_dirs()) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            tracing::warn!(error = %e, "no shim spawner; shims will be exec'd");
+            None
+        }
+    };
+    let supervisor = procs::Supervisor::new(&args.exec_root, spawner);
     let (ctl, report) =
         Controller::open(cfg, store, drivers, os.clone(), |c| supervisor.is_alive(c))
             .await
