@@ -7,6 +7,7 @@
 
 mod containers;
 mod endpoints;
+mod names;
 mod networks;
 mod restore;
 
@@ -20,6 +21,7 @@ use cnm_store::Store;
 use ipnet::IpNet;
 use tokio::sync::{broadcast, Mutex};
 
+use crate::dns::SandboxDns;
 use crate::driver::{NetworkDriver, SandboxOs};
 use crate::error::{CoreError, Result};
 use crate::lookup::{resolve, Lookup};
@@ -82,6 +84,7 @@ pub struct Controller {
     pub(crate) store: Store,
     pub(crate) drivers: BTreeMap<&'static str, Arc<dyn NetworkDriver>>,
     pub(crate) os: Arc<dyn SandboxOs>,
+    pub(crate) dns: Arc<dyn SandboxDns>,
     pub(crate) state: Mutex<State>,
     pub(crate) events: broadcast::Sender<Event>,
 }
