@@ -129,52 +129,50 @@ enum Expr {
 }
 
 impl Expr {
+    fn name(&self) -> &'static str {
+        match self {
+            Expr::L4Proto => "meta",
+            Expr::Payload { .. } => "payload",
+            Expr::CmpEq(_) => "cmp",
+            Expr::Immediate { .. } => "immediate",
+            Expr::Nat { .. } => "nat",
+        }
+    }
+
+    fn data(&self, d: &mut Attrs) {
+        match self {
+            Expr::L4Proto => {
+                d.be32(NFTA_META_KEY, NFT_META_L4PROTO);
+                d.be32(NFTA_META_DREG, NFT_REG_1);
+            }
+            Expr::Payload { base, offset, len } => {
+                d.be32(NFTA_PAYLOAD_DREG, NFT_REG_1);
+                d.be32(NFTA_PAYLOAD_BASE, *base);
+                d.be32(NFTA_PAYLOAD_OFFSET, *offset);
+                d.be32(NFTA_PAYLOAD_LEN, *len);
+            }
+            Expr::CmpEq(v) => {
+                d.be32(NFTA_CMP_SREG, NFT_REG_1);
+                d.be32(NFTA_CMP_OP, NFT_CMP_EQ);
+                d.nested(NFTA_CMP_DATA, |x| x.put(NFTA_DATA_VALUE, v));
+            }
+            Expr::Immediate { reg, value } => {
+                d.be32(NFTA_IMMEDIATE_DREG, *reg);
+                d.nested(NFTA_IMMEDIATE_DATA, |x| x.put(NFTA_DATA_VALUE, value));
+            }
+            Expr::Nat { kind } => {
+                d.be32(NFTA_NAT_TYPE, *kind);
+                d.be32(NFTA_NAT_FAMILY, u32::from(NFPROTO_IPV4));
+                d.be32(NFTA_NAT_REG_ADDR_MIN, NFT_REG_1);
+                d.be32(NFTA_NAT_REG_PROTO_MIN, NFT_REG_2);
+            }
+        }
+    }
+
     fn encode(&self, a: &mut Attrs) {
-        let (name, data): (&str, Box<dyn Fn(&mut Attrs)>) = match self {
-            Expr::L4Proto => (
-                "meta",
-                Box::new(|d: &mut Attrs| {
-                    d.be32(NFTA_META_KEY, NFT_META_L4PROTO);
-                    d.be32(NFTA_META_DREG, NFT_REG_1);
-                }),
-            ),
-            Expr::Payload { base, offset, len } => (
-                "payload",
-                Box::new(move |d: &mut Attrs| {
-                    d.be32(NFTA_PAYLOAD_DREG, NFT_REG_1);
-                    d.be32(NFTA_PAYLOAD_BASE, *base);
-                    d.be32(NFTA_PAYLOAD_OFFSET, *offset);
-                    d.be32(NFTA_PAYLOAD_LEN, *len);
-                }),
-            ),
-            Expr::CmpEq(v) => (
-                "cmp",
-                Box::new(move |d: &mut Attrs| {
-                    d.be32(NFTA_CMP_SREG, NFT_REG_1);
-                    d.be32(NFTA_CMP_OP, NFT_CMP_EQ);
-                    d.nested(NFTA_CMP_DATA, |x| x.put(NFTA_DATA_VALUE, v));
-                }),
-            ),
-            Expr::Immediate { reg, value } => (
-                "immediate",
-                Box::new(move |d: &mut Attrs| {
-                    d.be32(NFTA_IMMEDIATE_DREG, *reg);
-                    d.nested(NFTA_IMMEDIATE_DATA, |x| x.put(NFTA_DATA_VALUE, value));
-                }),
-            ),
-            Expr::Nat { kind } => (
-                "nat",
-                Box::new(move |d: &mut Attrs| {
-                    d.be32(NFTA_NAT_TYPE, *kind);
-                    d.be32(NFTA_NAT_FAMILY, u32::from(NFPROTO_IPV4));
-                    d.be32(NFTA_NAT_REG_ADDR_MIN, NFT_REG_1);
-                    d.be32(NFTA_NAT_REG_PROTO_MIN, NFT_REG_2);
-                }),
-            ),
-        };
         a.nested(NFTA_LIST_ELEM, |e| {
-            e.str(NFTA_EXPR_NAME, name);
-            e.nested(NFTA_EXPR_DATA, |d| data(d));
+            e.str(NFTA_EXPR_NAME, self.name());
+            e.nested(NFTA_EXPR_DATA, |d| self.data(d));
         });
     }
 }

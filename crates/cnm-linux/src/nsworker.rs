@@ -34,6 +34,11 @@ impl NsWorker {
                 while let Ok(job) = rx.recv() {
                     // A panicking job must not take the worker down with it.
                     let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&home)));
+                    // Go home again: a thread inside a namespace keeps it alive, and a sandbox's
+                    // namespace must die (taking its interfaces along) as soon as it is dropped.
+                    if let Err(errno) = setns(home.as_fd(), CloneFlags::CLONE_NEWNET) {
+                        tracing::error!(%errno, "namespace worker cannot return home");
+                    }
                 }
             })
             .map_err(|e| LinuxError::io("spawn namespace worker", e))?;

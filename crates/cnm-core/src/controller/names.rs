@@ -97,7 +97,7 @@ impl State {
     pub(crate) fn check_links_running(&self, ctr: &ContainerRecord) -> Result<()> {
         for l in &ctr.config.links {
             let target = self.containers.get(&l.target);
-            if !target.is_some_and(|t| t.sandbox.is_some()) {
+            if target.is_none_or(|t| t.sandbox.is_none()) {
                 let name = target.map(|t| t.name.as_str()).unwrap_or(&l.target);
                 return Err(CoreError::BadRequest(format!(
                     "Cannot link to a non running container: /{name} AS /{}/{}",

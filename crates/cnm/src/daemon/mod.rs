@@ -148,9 +148,11 @@ async fn serve(args: DaemonArgs) -> anyhow::Result<()> {
     ];
     let os = Arc::new(LinuxSandboxOs::new(cfg.netns_dir())?);
     let supervisor = procs::Supervisor::new(&args.exec_root);
-    let (ctl, report) = Controller::open(cfg, store, drivers, os, |c| supervisor.is_alive(c))
-        .await
-        .context("restore state")?;
+    let dns = Arc::new(cnm_dns::Resolvers::new().context("embedded DNS")?);
+    let (ctl, report) =
+        Controller::open_with_dns(cfg, store, drivers, os, dns, |c| supervisor.is_alive(c))
+            .await
+            .context("restore state")?;
     tracing::info!(
         networks = report.networks,
         running = report.running,
