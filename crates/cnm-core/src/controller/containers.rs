@@ -378,7 +378,7 @@ impl Controller {
         let main = read(&self.cfg.host_resolv_conf);
         let stub = IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 53));
         if main.nameservers == [stub] {
-            let real = Path::new("/run/systemd/resolve/resolv.conf");
+            let real = &self.cfg.systemd_resolv_conf;
             if real.exists() {
                 return read(real);
             }

@@ -43,6 +43,8 @@ pub struct ControllerConfig {
     pub daemon_dns: Vec<IpAddr>,
     pub mtu: Option<u32>,
     pub host_resolv_conf: PathBuf,
+    /// systemd-resolved's file of real upstreams, used when `host_resolv_conf` names only its stub.
+    pub systemd_resolv_conf: PathBuf,
     pub host_hosts: PathBuf,
 }
 
