@@ -349,7 +349,7 @@ impl Controller {
                 .map(|n| n.addr())
                 .collect();
             let mut extra = ctr.config.extra_hosts.clone();
-            extra.extend(st.link_hosts(ctr));
+            extra.extend(st.link_hosts(ctr, sb));
             render_hosts(&extra, &own, &hostname, &ctr.config.domainname)
         };
         let host_rc = self.host_resolv_conf();

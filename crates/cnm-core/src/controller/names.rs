@@ -34,9 +34,8 @@ impl State {
         net.predefined && net.driver == "bridge"
     }
 
-    /// The address of a running container on the default bridge.
-    fn default_bridge_ip(&self, ctr: &ContainerRecord) -> Option<IpAddr> {
-        let sb = ctr.sandbox.as_ref()?;
+    /// The address a sandbox has on the default bridge.
+    fn default_bridge_ip(&self, sb: &SandboxRecord) -> Option<IpAddr> {
         sb.endpoints
             .iter()
             .filter_map(|e| self.endpoints.get(e))
@@ -49,10 +48,15 @@ impl State {
             .map(|n| n.addr())
     }
 
-    /// /etc/hosts lines for a container's links: `IP  alias hostname name` (the name only when it is
-    /// not the alias), for targets that run on the default bridge, as Docker writes them.
-    pub(crate) fn link_hosts(&self, ctr: &ContainerRecord) -> Vec<(String, IpAddr)> {
-        if self.default_bridge_ip(ctr).is_none() {
+    /// /etc/hosts lines for the links of a container with sandbox `sb`: `IP  alias hostname name` (the
+    /// name only when it is not the alias), for targets that run on the default bridge, as Docker
+    /// writes them. Links mean nothing off the default bridge.
+    pub(crate) fn link_hosts(
+        &self,
+        ctr: &ContainerRecord,
+        sb: &SandboxRecord,
+    ) -> Vec<(String, IpAddr)> {
+        if ctr.config.links.is_empty() || self.default_bridge_ip(sb).is_none() {
             return Vec::new();
         }
         ctr.config
@@ -60,7 +64,7 @@ impl State {
             .iter()
             .filter_map(|l| {
                 let target = self.containers.get(&l.target)?;
-                let ip = self.default_bridge_ip(target)?;
+                let ip = self.default_bridge_ip(target.sandbox.as_ref()?)?;
                 let mut names = format!("{} {}", l.alias, target.hostname());
                 if l.alias != target.name {
                     names.push(' ');
@@ -82,8 +86,9 @@ impl State {
                 if name.is_empty() || alias.is_empty() {
                     return Err(CoreError::BadRequest(format!("invalid link: {l}")));
                 }
-                let target = self.resolve_container(name).map_err(|_| {
-                    CoreError::BadRequest(format!("could not get container for {name}"))
+                // Docker answers 400 (not 404, moby#39823) with the lookup's own message appended.
+                let target = self.resolve_container(name).map_err(|e| {
+                    CoreError::BadRequest(format!("could not get container for {name}: {e}"))
                 })?;
                 Ok(LinkRecord {
                     target,
@@ -99,7 +104,8 @@ impl State {
             let target = self.containers.get(&l.target);
             if target.is_none_or(|t| t.sandbox.is_none()) {
                 let name = target.map(|t| t.name.as_str()).unwrap_or(&l.target);
-                return Err(CoreError::BadRequest(format!(
+                // A plain error in Docker, hence 500.
+                return Err(CoreError::Internal(format!(
                     "Cannot link to a non running container: /{name} AS /{}/{}",
                     ctr.name, l.alias
                 )));
