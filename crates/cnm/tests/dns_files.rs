@@ -159,7 +159,7 @@ fn ipv6_names_answer_aaaa_and_reverse() {
         .to_string();
     let (status, ans) = dig(&w, "client", &["web", "AAAA"]);
     assert_eq!(status, "NOERROR");
-    assert_eq!(addrs(&ans), [v6.clone()]);
+    assert_eq!(addrs(&ans), std::slice::from_ref(&v6));
     assert!(ans[0].contains(" 600 IN AAAA "), "{ans:?}");
     let (_, ans) = dig(&w, "client", &["web.six", "A"]);
     assert_eq!(addrs(&ans), [w.ip("web", "six")]);
