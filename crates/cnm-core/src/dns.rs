@@ -61,6 +61,8 @@ pub trait SandboxDns: Send + Sync {
     fn stop(&self, sandbox_id: &str);
     /// Replace all names and sandbox settings with `view`.
     fn update(&self, view: DnsView);
+    /// After a restart: forget what is kept for sandboxes other than `keep` (they are gone).
+    fn prune(&self, _keep: &[String]) {}
 }
 
 /// No embedded DNS (unit tests, tools): nothing runs, nothing is answered.

@@ -8,6 +8,7 @@
 
 pub mod answer;
 pub mod forward;
+pub mod ports;
 pub mod server;
 pub mod table;
 

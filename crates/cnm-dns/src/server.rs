@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::net::{IpAddr, SocketAddr};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
@@ -14,7 +14,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use cnm_core::dns::{DnsView, SandboxDns};
 use cnm_core::driver::{DriverError, DriverResult};
-use cnm_linux::{nftnl, LinuxError, NsWorker};
+use cnm_linux::nftnl::{self, Redirect};
+use cnm_linux::{LinuxError, NsWorker};
 use hickory_proto::op::ResponseCode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
@@ -22,6 +23,7 @@ use tokio::task::JoinHandle;
 
 use crate::answer::{error_reply, handle, Reply, Transport};
 use crate::forward::{Dialer, BUDGET};
+use crate::ports;
 use crate::table::Table;
 use crate::{DnsError, LISTEN_ADDR};
 
@@ -67,6 +69,8 @@ struct Inner {
     seq: AtomicU32,
     /// Upstream port (53; tests may point it elsewhere).
     upstream_port: u16,
+    /// One small file per running resolver with its ports, for the next daemon (see `ports`).
+    state_dir: PathBuf,
 }
 
 /// All resolvers of this daemon.
@@ -76,7 +80,13 @@ pub struct Resolvers {
 }
 
 impl Resolvers {
-    pub fn new() -> Result<Self, DnsError> {
+    /// Resolvers recording their ports under `state_dir` (in the exec-root: it must not outlive the
+    /// namespaces, which vanish on reboot).
+    pub fn new(state_dir: PathBuf) -> Result<Self, DnsError> {
+        std::fs::create_dir_all(&state_dir).map_err(|e| DnsError::Io {
+            op: "create the resolver state directory",
+            source: e,
+        })?;
         Ok(Resolvers {
             inner: Arc::new(Inner {
                 table: RwLock::new(Arc::new(Table::default())),
@@ -84,6 +94,7 @@ impl Resolvers {
                 worker: NsWorker::spawn("cnm-dns-ns")?,
                 seq: AtomicU32::new(1),
                 upstream_port: 53,
+                state_dir,
             }),
         })
     }
@@ -98,22 +109,13 @@ impl Resolvers {
             op: "open sandbox namespace",
             source: e,
         })?);
+        let record = self.inner.state_dir.join(id);
+        let previous = ports::read(&record);
         let seq = self.inner.seq.fetch_add(100, Ordering::Relaxed);
         let (udp, tcp) = self
             .inner
             .worker
-            .run(Some(ns.clone()), move || {
-                let io = |op: &'static str| move |e| LinuxError::io(op, e);
-                let udp = std::net::UdpSocket::bind((LISTEN_ADDR, 0)).map_err(io("bind udp"))?;
-                let tcp = std::net::TcpListener::bind((LISTEN_ADDR, 0)).map_err(io("bind tcp"))?;
-                udp.set_nonblocking(true).map_err(io("nonblocking"))?;
-                tcp.set_nonblocking(true).map_err(io("nonblocking"))?;
-                let up = udp.local_addr().map_err(io("udp address"))?.port();
-                let tp = tcp.local_addr().map_err(io("tcp address"))?.port();
-                let (batch, acks) = nftnl::dns_redirect_batch(seq, LISTEN_ADDR, up, tp);
-                nftnl::apply(&batch, acks)?;
-                Ok((udp, tcp))
-            })
+            .run(Some(ns.clone()), move || bind_and_redirect(previous, seq))
             .await?;
         let io = |op: &'static str| move |e| DnsError::Io { op, source: e };
         let ports = (
@@ -138,9 +140,56 @@ impl Resolvers {
         };
         // Replacing an entry aborts the old tasks (their sockets close with them).
         lock(&self.inner.running).insert(id.to_string(), running);
+        if previous != Some(ports) {
+            if let Err(e) = ports::write(&record, ports) {
+                // A stale record would make the next daemon trust rules that point elsewhere; with
+                // none it only takes the slower replacing path.
+                ports::remove(&record);
+                tracing::warn!(sandbox = %id, error = %e, "could not record the resolver's ports");
+            }
+        }
         tracing::debug!(sandbox = %id, udp = ports.0, tcp = ports.1, "resolver started");
         Ok(())
     }
+}
+
+/// Inside the sandbox namespace: bind the resolver's sockets and redirect port 53 to them. A daemon
+/// that restarts asks for the ports its predecessor had; when it gets them, the redirect left in the
+/// namespace is still right and only has to be there (creating it again is refused, cheaply). Else the
+/// rules are replaced in one transaction, so there is never a moment without a redirect.
+fn bind_and_redirect(
+    previous: Option<(u16, u16)>,
+    seq: u32,
+) -> Result<(std::net::UdpSocket, std::net::TcpListener), LinuxError> {
+    let io = |op: &'static str| move |e| LinuxError::io(op, e);
+    let bind = |(u, t): (u16, u16)| -> std::io::Result<_> {
+        let udp = std::net::UdpSocket::bind((LISTEN_ADDR, u))?;
+        let tcp = std::net::TcpListener::bind((LISTEN_ADDR, t))?;
+        Ok((udp, tcp))
+    };
+    let (udp, tcp, reused) = match previous.map(bind) {
+        Some(Ok((u, t))) => (u, t, true),
+        _ => {
+            let (u, t) = bind((0, 0)).map_err(io("bind resolver sockets"))?;
+            (u, t, false)
+        }
+    };
+    udp.set_nonblocking(true).map_err(io("nonblocking"))?;
+    tcp.set_nonblocking(true).map_err(io("nonblocking"))?;
+    let up = udp.local_addr().map_err(io("udp address"))?.port();
+    let tp = tcp.local_addr().map_err(io("tcp address"))?.port();
+    let (batch, acks) = nftnl::dns_redirect_batch(seq, Redirect::Create, LISTEN_ADDR, up, tp);
+    match nftnl::apply(&batch, acks) {
+        Ok(()) => {}
+        Err(e) if e.is_exists() && reused => {}
+        Err(e) if e.is_exists() => {
+            let (batch, acks) =
+                nftnl::dns_redirect_batch(seq + 50, Redirect::Replace, LISTEN_ADDR, up, tp);
+            nftnl::apply(&batch, acks)?;
+        }
+        Err(e) => return Err(e),
+    }
+    Ok((udp, tcp))
 }
 
 impl Inner {
@@ -284,7 +333,18 @@ impl SandboxDns for Resolvers {
 
     fn stop(&self, sandbox_id: &str) {
         if lock(&self.inner.running).remove(sandbox_id).is_some() {
+            ports::remove(&self.inner.state_dir.join(sandbox_id));
             tracing::debug!(sandbox = %sandbox_id, "resolver stopped");
+        }
+    }
+
+    fn prune(&self, keep: &[String]) {
+        for stale in ports::list(&self.inner.state_dir)
+            .into_iter()
+            .filter(|id| !keep.contains(id))
+        {
+            ports::remove(&self.inner.state_dir.join(&stale));
+            tracing::debug!(sandbox = %stale, "stale resolver record removed");
         }
     }
 

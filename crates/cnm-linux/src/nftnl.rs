@@ -17,9 +17,9 @@ const NFNL_MSG_BATCH_BEGIN: u16 = 0x10;
 const NFNL_MSG_BATCH_END: u16 = 0x11;
 
 const NFT_MSG_NEWTABLE: u16 = 0;
-const NFT_MSG_DELTABLE: u16 = 2;
 const NFT_MSG_NEWCHAIN: u16 = 3;
 const NFT_MSG_NEWRULE: u16 = 6;
+const NFT_MSG_DELRULE: u16 = 8;
 
 const NFPROTO_IPV4: u8 = 2;
 const NLA_F_NESTED: u16 = 0x8000;
@@ -248,10 +248,11 @@ impl Batch {
         self.msg(NFT_MSG_NEWTABLE, NLM_F_CREATE, a);
     }
 
-    pub fn delete_table(&mut self, name: &str) {
+    /// NEWTABLE that fails with EEXIST (aborting the batch) when the table exists.
+    pub fn add_table_exclusive(&mut self, name: &str) {
         let mut a = Attrs::default();
         a.str(NFTA_TABLE_NAME, name);
-        self.msg(NFT_MSG_DELTABLE, 0, a);
+        self.msg(NFT_MSG_NEWTABLE, NLM_F_CREATE | NLM_F_EXCL, a);
     }
 
     /// A base chain of type nat with policy accept.
@@ -266,6 +267,14 @@ impl Batch {
         a.be32(NFTA_CHAIN_POLICY, NF_ACCEPT);
         a.str(NFTA_CHAIN_TYPE, "nat");
         self.msg(NFT_MSG_NEWCHAIN, NLM_F_CREATE, a);
+    }
+
+    /// Delete every rule of a chain (a DELRULE naming only the chain).
+    pub fn flush_chain(&mut self, table: &str, chain: &str) {
+        let mut a = Attrs::default();
+        a.str(NFTA_RULE_TABLE, table);
+        a.str(NFTA_RULE_CHAIN, chain);
+        self.msg(NFT_MSG_DELRULE, 0, a);
     }
 
     fn add_rule(&mut self, table: &str, chain: &str, exprs: &[Expr]) {
@@ -348,8 +357,21 @@ impl Batch {
     }
 }
 
-/// The embedded DNS redirect of one sandbox, replacing whatever an earlier daemon installed, in one
-/// transaction (so there is no moment without a redirect):
+/// How the redirect batch treats a table that is already there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Redirect {
+    /// Create the table; if it exists the kernel refuses the whole batch with EEXIST and nothing
+    /// changes. This is the cheap path (~0.2 ms): a fresh sandbox, or a restarted daemon that got the
+    /// same ports back, whose rules are then still right.
+    Create,
+    /// Keep the table and chains, replace their rules. Any deletion makes the kernel's commit wait
+    /// (~10 ms here), so this is only for a resolver whose ports changed.
+    Replace,
+}
+
+const NLM_F_EXCL: u16 = 0x200;
+
+/// The embedded DNS redirect of one sandbox in one transaction:
 ///
 /// ```text
 /// table ip cnm-dns {
@@ -366,16 +388,22 @@ impl Batch {
 /// (source) translation happens at a source-NAT hook, which only exists once such a chain does.
 pub fn dns_redirect_batch(
     seq: u32,
+    mode: Redirect,
     listen: Ipv4Addr,
     udp_port: u16,
     tcp_port: u16,
 ) -> (Vec<u8>, std::ops::Range<u32>) {
     let mut b = Batch::new(seq);
-    b.add_table(DNS_TABLE);
-    b.delete_table(DNS_TABLE);
-    b.add_table(DNS_TABLE);
+    match mode {
+        Redirect::Create => b.add_table_exclusive(DNS_TABLE),
+        Redirect::Replace => b.add_table(DNS_TABLE),
+    }
     b.add_nat_chain(DNS_TABLE, "dns-dnat", NF_INET_LOCAL_OUT, -100);
     b.add_nat_chain(DNS_TABLE, "dns-snat", NF_INET_POST_ROUTING, 100);
+    if mode == Redirect::Replace {
+        b.flush_chain(DNS_TABLE, "dns-dnat");
+        b.flush_chain(DNS_TABLE, "dns-snat");
+    }
     for (proto, port) in [(IPPROTO_UDP, udp_port), (IPPROTO_TCP, tcp_port)] {
         b.add_nat_rule(
             DNS_TABLE, "dns-dnat", proto, false, listen, 53, listen, port, true,
@@ -532,7 +560,7 @@ mod tests {
     #[test]
     fn redirect_batch_is_well_formed() {
         let listen = Ipv4Addr::new(127, 0, 0, 11);
-        let (buf, acks) = dns_redirect_batch(100, listen, 40000, 40001);
+        let (buf, acks) = dns_redirect_batch(100, Redirect::Create, listen, 40000, 40001);
         let msgs = messages(&buf);
         let kinds: Vec<u16> = msgs.iter().map(|m| m.0).collect();
         let t = |k: u16| (NFNL_SUBSYS_NFTABLES << 8) | k;
@@ -540,8 +568,6 @@ mod tests {
             kinds,
             [
                 NFNL_MSG_BATCH_BEGIN,
-                t(NFT_MSG_NEWTABLE),
-                t(NFT_MSG_DELTABLE),
                 t(NFT_MSG_NEWTABLE),
                 t(NFT_MSG_NEWCHAIN),
                 t(NFT_MSG_NEWCHAIN),
@@ -552,10 +578,18 @@ mod tests {
                 NFNL_MSG_BATCH_END
             ]
         );
+        // Creating refuses an existing table; replacing keeps it and flushes both chains first.
+        assert_ne!(msgs[1].1 & NLM_F_EXCL, 0);
+        let (rbuf, racks) = dns_redirect_batch(7, Redirect::Replace, listen, 1, 2);
+        let rmsgs = messages(&rbuf);
+        assert_eq!(rmsgs[1].1 & NLM_F_EXCL, 0);
+        let rkinds: Vec<u16> = rmsgs.iter().map(|m| m.0).collect();
+        assert_eq!(&rkinds[4..6], [t(NFT_MSG_DELRULE), t(NFT_MSG_DELRULE)]);
+        assert_eq!(racks, 8..17);
         // Sequence numbers are consecutive; every message between begin and end asks for an ack.
         let seqs: Vec<u32> = msgs.iter().map(|m| m.2).collect();
-        assert_eq!(seqs, (100..111).collect::<Vec<_>>());
-        assert_eq!(acks, 101..110);
+        assert_eq!(seqs, (100..109).collect::<Vec<_>>());
+        assert_eq!(acks, 101..108);
         for m in &msgs[1..msgs.len() - 1] {
             assert_ne!(m.1 & NLM_F_ACK, 0);
         }
@@ -563,7 +597,7 @@ mod tests {
         let table = attrs(&msgs[1].3);
         assert_eq!(table, [(NFTA_TABLE_NAME, false, b"cnm-dns\0".to_vec())]);
         // The output chain: hook 3 (output), priority -100, type nat.
-        let chain = attrs(&msgs[4].3);
+        let chain = attrs(&msgs[2].3);
         let hook = chain.iter().find(|a| a.0 == NFTA_CHAIN_HOOK).expect("hook");
         assert!(hook.1, "hook is nested");
         let h = attrs(&hook.2);
@@ -571,7 +605,7 @@ mod tests {
         assert_eq!(h[1].2, (-100i32 as u32).to_be_bytes());
         assert!(chain.contains(&(NFTA_CHAIN_TYPE, false, b"nat\0".to_vec())));
         // The first rule: nine expressions; the destination port compared is 53, the DNAT port 40000.
-        let rule = attrs(&msgs[6].3);
+        let rule = attrs(&msgs[4].3);
         let exprs = rule
             .iter()
             .find(|a| a.0 == NFTA_RULE_EXPRESSIONS)

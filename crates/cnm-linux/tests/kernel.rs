@@ -91,11 +91,16 @@ fn dns_redirect_over_nfnetlink_works_and_is_replaced_atomically() {
     let tcp = std::net::TcpListener::bind((listen, 0)).expect("bind tcp");
     let tport = tcp.local_addr().expect("addr").port();
 
-    // A stale redirect from an earlier daemon, then the real one.
-    let (b, acks) = cnm_linux::nftnl::dns_redirect_batch(1, listen, 1111, 2222);
-    cnm_linux::nftnl::apply(&b, acks).expect("first batch");
-    let (b, acks) = cnm_linux::nftnl::dns_redirect_batch(50, listen, port, tport);
-    cnm_linux::nftnl::apply(&b, acks).expect("replacing batch");
+    // A stale redirect from an earlier daemon; creating again is refused as a whole (the old rules
+    // stay); replacing swaps the rules in one transaction.
+    use cnm_linux::nftnl::{apply, dns_redirect_batch, Redirect};
+    let (b, acks) = dns_redirect_batch(1, Redirect::Create, listen, 1111, 2222);
+    apply(&b, acks).expect("first batch");
+    let (b, acks) = dns_redirect_batch(20, Redirect::Create, listen, port, tport);
+    let err = apply(&b, acks).expect_err("the table exists");
+    assert_eq!(err.errno(), Some(nix::errno::Errno::EEXIST), "{err}");
+    let (b, acks) = dns_redirect_batch(50, Redirect::Replace, listen, port, tport);
+    apply(&b, acks).expect("replacing batch");
 
     let out = std::process::Command::new("nft")
         .args(["list", "table", "ip", "cnm-dns"])

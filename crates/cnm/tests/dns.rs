@@ -259,6 +259,7 @@ fn containers_resolve_again_within_a_second_of_a_daemon_restart() {
     dnstest::sleeper(&w, "web", &["--network", "app"]);
     dnstest::sleeper(&w, "client", &["--network", "app"]);
     let ip = w.ip("web", "app");
+    let before = resolver_ports(&w, "client");
     for sig in [Signal::SIGTERM, Signal::SIGKILL] {
         w.stop_daemon(sig);
         let t = Instant::now();
@@ -282,14 +283,73 @@ fn containers_resolve_again_within_a_second_of_a_daemon_restart() {
             w.log()
         );
         assert!(took < Duration::from_secs(1), "{sig}: {took:?}");
-        // Exactly one redirect table, pointing at the new ports.
-        let pid = w.inspect("container", "client")["State"]["Pid"]
-            .as_u64()
-            .expect("pid");
+        // Exactly one redirect table, pointing at the ports the resolver listens on now, which are
+        // the ones it had before (so the redirect did not have to change).
+        let now = resolver_ports(&w, "client");
         let rules = w
-            .sh(&format!("nsenter -t {pid} -n nft list ruleset"))
+            .sh(&format!(
+                "nsenter -t {} -n nft list ruleset",
+                pid(&w, "client")
+            ))
             .ok()
             .stdout;
         assert_eq!(rules.matches("table ip cnm-dns").count(), 1, "{rules}");
+        assert!(
+            rules.contains(&format!("udp dport 53 dnat to 127.0.0.11:{}", now.0))
+                && rules.contains(&format!("tcp dport 53 dnat to 127.0.0.11:{}", now.1)),
+            "{now:?} {rules}"
+        );
+        assert_eq!(now, before, "{sig}: the ports are kept across the restart");
     }
+    // A restart that cannot get the old ports back (here: its record is lost) replaces the rules.
+    let record = w.path(&format!("exec/dns/{}", sandbox_id(&w, "client")));
+    std::fs::remove_file(&record).expect("port record");
+    w.stop_daemon(Signal::SIGKILL);
+    w.start_daemon(&[]);
+    let (status, ans) = dig(&w, "client", &["web"]);
+    assert_eq!(status, "NOERROR", "{}", w.log());
+    assert_eq!(addrs(&ans), [ip.clone()]);
+    let now = resolver_ports(&w, "client");
+    let rules = w
+        .sh(&format!(
+            "nsenter -t {} -n nft list table ip cnm-dns",
+            pid(&w, "client")
+        ))
+        .ok()
+        .stdout;
+    assert!(
+        rules.contains(&format!("udp dport 53 dnat to 127.0.0.11:{}", now.0)),
+        "{now:?} {rules}"
+    );
+    assert_eq!(rules.matches("dnat to").count(), 2, "{rules}");
+    // Removing the container removes its record.
+    w.cnm(&["rm", "-f", "client"]).ok();
+    assert!(!record.exists());
+}
+
+fn pid(w: &World, ctr: &str) -> u64 {
+    w.inspect("container", ctr)["State"]["Pid"]
+        .as_u64()
+        .expect("pid")
+}
+
+fn sandbox_id(w: &World, ctr: &str) -> String {
+    w.inspect("container", ctr)["NetworkSettings"]["SandboxID"]
+        .as_str()
+        .expect("sandbox id")
+        .to_string()
+}
+
+/// (UDP, TCP) ports of the sockets on 127.0.0.11 in a container's namespace.
+fn resolver_ports(w: &World, ctr: &str) -> (u16, u16) {
+    let find = |file: &str| -> u16 {
+        let table = w.cnm(&["exec", ctr, "cat", file]).ok().stdout;
+        let hex = table
+            .lines()
+            .filter_map(|l| l.split_whitespace().nth(1))
+            .find_map(|local| local.strip_prefix("0B00007F:"))
+            .unwrap_or_else(|| panic!("no socket on 127.0.0.11 in {file}: {table}"));
+        u16::from_str_radix(hex, 16).expect("port")
+    };
+    (find("/proc/net/udp"), find("/proc/net/tcp"))
 }

@@ -190,12 +190,15 @@ impl Controller {
     /// After a restart: the sockets of the old process are gone; bind new ones for every running
     /// sandbox that resolves names (the redirect of port 53 is replaced in the same step).
     pub(crate) async fn restart_resolvers(&self, st: &State) {
+        let mut live = Vec::new();
         for ctr in st.containers.values() {
             let Some(sb) = &ctr.sandbox else { continue };
+            live.push(sb.id.clone());
             if let Err(e) = self.ensure_resolver(st, sb).await {
                 tracing::error!(container = %ctr.id, error = %e, "could not restart the resolver");
             }
         }
+        self.dns.prune(&live);
     }
 
     /// Rewrite /etc/hosts of the running containers that link to `target`.

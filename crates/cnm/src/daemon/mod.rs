@@ -152,7 +152,9 @@ async fn serve(args: DaemonArgs) -> anyhow::Result<()> {
     ];
     let os = Arc::new(LinuxSandboxOs::new(cfg.netns_dir())?);
     let supervisor = procs::Supervisor::new(&args.exec_root);
-    let dns = Arc::new(cnm_dns::Resolvers::new().context("embedded DNS")?);
+    let dns = Arc::new(
+        cnm_dns::Resolvers::new(cnm_dns::ports::dir(&args.exec_root)).context("embedded DNS")?,
+    );
     let (ctl, report) =
         Controller::open_with_dns(cfg, store, drivers, os, dns, |c| supervisor.is_alive(c))
             .await
