@@ -308,7 +308,7 @@ fn containers_resolve_again_within_a_second_of_a_daemon_restart() {
     w.start_daemon(&[]);
     let (status, ans) = dig(&w, "client", &["web"]);
     assert_eq!(status, "NOERROR", "{}", w.log());
-    assert_eq!(addrs(&ans), [ip.clone()]);
+    assert_eq!(addrs(&ans), [ip]);
     let now = resolver_ports(&w, "client");
     let rules = w
         .sh(&format!(
