@@ -4,6 +4,7 @@
 //! (`SandboxOs`) are traits implemented in `cnm-drivers`.
 
 pub mod controller;
+pub mod dns;
 pub mod driver;
 pub mod error;
 pub mod files;

@@ -151,6 +151,16 @@ pub struct ContainerConfig {
     pub dns_options: Vec<String>,
     pub extra_hosts: Vec<(String, IpAddr)>,
     pub auto_remove: bool,
+    /// `--link NAME[:ALIAS]` (default bridge): /etc/hosts entries for other containers.
+    #[serde(default)]
+    pub links: Vec<LinkRecord>,
+}
+
+/// One legacy link: the target container (by id, so a rename keeps it) and the alias it is known by.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LinkRecord {
+    pub target: String,
+    pub alias: String,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]

@@ -5,8 +5,11 @@
 pub mod error;
 pub mod netlink;
 pub mod netns;
+pub mod nftnl;
+pub mod nsworker;
 pub mod sysctl;
 
 pub use error::LinuxError;
 pub use netlink::{LinkInfo, Netlink, VethSpec};
 pub use netns::NsThread;
+pub use nsworker::NsWorker;

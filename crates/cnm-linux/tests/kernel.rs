@@ -71,3 +71,105 @@ fn veth_peer_is_created_inside_the_namespace() {
         assert!(!ns.exists());
     });
 }
+
+/// The in-process nf_tables batch programs the DNS redirect; replacing it leaves only the new ports;
+/// a client's packets to 127.0.0.11:53 reach the resolver socket and its replies come back from :53.
+#[test]
+fn dns_redirect_over_nfnetlink_works_and_is_replaced_atomically() {
+    use std::net::{Ipv4Addr, UdpSocket};
+    use std::time::Duration;
+
+    let _dir = isolate();
+    let lo_up = std::process::Command::new("ip")
+        .args(["link", "set", "lo", "up"])
+        .status()
+        .expect("ip");
+    assert!(lo_up.success());
+    let listen = Ipv4Addr::new(127, 0, 0, 11);
+    let server = UdpSocket::bind((listen, 0)).expect("bind resolver socket");
+    let port = server.local_addr().expect("addr").port();
+    let tcp = std::net::TcpListener::bind((listen, 0)).expect("bind tcp");
+    let tport = tcp.local_addr().expect("addr").port();
+
+    // A stale redirect from an earlier daemon; creating again is refused as a whole (the old rules
+    // stay); replacing swaps the rules in one transaction.
+    use cnm_linux::nftnl::{apply, dns_redirect_batch, Redirect};
+    let (b, acks) = dns_redirect_batch(1, Redirect::Create, listen, 1111, 2222);
+    apply(&b, acks).expect("first batch");
+    let (b, acks) = dns_redirect_batch(20, Redirect::Create, listen, port, tport);
+    let err = apply(&b, acks).expect_err("the table exists");
+    assert_eq!(err.errno(), Some(nix::errno::Errno::EEXIST), "{err}");
+    let (b, acks) = dns_redirect_batch(50, Redirect::Replace, listen, port, tport);
+    apply(&b, acks).expect("replacing batch");
+
+    let out = std::process::Command::new("nft")
+        .args(["list", "table", "ip", "cnm-dns"])
+        .output()
+        .expect("nft");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "nft: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("type nat hook output priority -100")
+            || text.contains("type nat hook output priority dstnat"),
+        "{text}"
+    );
+    assert!(
+        text.contains("type nat hook postrouting priority srcnat"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "ip daddr 127.0.0.11 udp dport 53 dnat to 127.0.0.11:{port}"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "ip daddr 127.0.0.11 tcp dport 53 dnat to 127.0.0.11:{tport}"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "ip saddr 127.0.0.11 udp sport {port} snat to 127.0.0.11:53"
+        )),
+        "{text}"
+    );
+    assert!(
+        !text.contains("1111") && !text.contains("2222"),
+        "old rules remain: {text}"
+    );
+
+    // Something else may own port 53 on 0.0.0.0: the redirect still wins for 127.0.0.11.
+    let squatter = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 53)).expect("bind :53");
+    let client = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).expect("client");
+    client.connect((listen, 53)).expect("connect");
+    client
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .expect("timeout");
+    client.send(b"ping").expect("send");
+    server
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .expect("timeout");
+    let mut buf = [0u8; 16];
+    let (n, from) = server
+        .recv_from(&mut buf)
+        .expect("resolver socket got the packet");
+    assert_eq!(&buf[..n], b"ping");
+    server.send_to(b"pong", from).expect("reply");
+    let n = client.recv(&mut buf).expect("reply came back from :53");
+    assert_eq!(&buf[..n], b"pong");
+    drop(squatter);
+
+    // TCP too.
+    let mut c = std::net::TcpStream::connect((listen, 53)).expect("tcp connect via redirect");
+    let (mut s, _) = tcp.accept().expect("accept");
+    use std::io::{Read, Write};
+    c.write_all(b"x").expect("write");
+    s.read_exact(&mut buf[..1]).expect("read");
+    assert_eq!(buf[0], b'x');
+}

@@ -38,6 +38,8 @@ pub struct ContainerCreate {
     pub dns_options: Vec<String>,
     pub extra_hosts: Vec<(String, IpAddr)>,
     pub auto_remove: bool,
+    /// `--link NAME[:ALIAS]`.
+    pub links: Vec<String>,
 }
 
 /// One network of a container, with its endpoint when the container has a sandbox.
@@ -61,7 +63,7 @@ pub struct StartedSandbox {
     pub working_dir: String,
 }
 
-fn valid_container_name(name: &str) -> bool {
+pub(super) fn valid_container_name(name: &str) -> bool {
     let mut chars = name.chars();
     match chars.next() {
         Some(c) if c.is_ascii_alphanumeric() => {}
@@ -166,6 +168,7 @@ impl Controller {
             };
             check_endpoint_request(&n.rec, q)?;
         }
+        let links = st.resolve_links(&req.links)?;
         let rec = ContainerRecord {
             id: new_id(),
             name,
@@ -185,6 +188,7 @@ impl Controller {
                 dns_options: req.dns_options,
                 extra_hosts: req.extra_hosts,
                 auto_remove: req.auto_remove,
+                links,
             },
             process: ProcessState {
                 state: RunState::Created,
@@ -218,6 +222,7 @@ impl Controller {
         if ctr.is_running() || ctr.sandbox.is_some() {
             return Err(CoreError::NotModified("container already started".into()));
         }
+        st.check_links_running(&ctr)?;
         let sandbox_id = new_id();
         let key = match ctr.config.mode {
             NetworkMode::Host => self.cfg.netns_dir().join("default"),
@@ -237,8 +242,12 @@ impl Controller {
                 .await
                 .map_err(|e| CoreError::Driver(e.0))?;
         }
-        let res = self.build_sandbox(&mut st, &mut ctr, &mut sb).await;
+        let mut res = self.build_sandbox(&mut st, &mut ctr, &mut sb).await;
+        if res.is_ok() {
+            res = self.ensure_resolver(&st, &sb).await;
+        }
         if let Err(e) = res {
+            self.dns.stop(&sb.id);
             self.teardown_endpoints(&mut st, &mut sb, true).await;
             if ctr.config.mode != NetworkMode::Host {
                 let _ = self.os.destroy(&key);
@@ -254,6 +263,7 @@ impl Controller {
             }
         }
         if let Err(e) = self.store.commit(batch) {
+            self.dns.stop(&sb.id);
             self.teardown_endpoints(&mut st, &mut sb, true).await;
             if ctr.config.mode != NetworkMode::Host {
                 let _ = self.os.destroy(&key);
@@ -282,7 +292,10 @@ impl Controller {
                 }
             }
         }
-        st.containers.insert(ctr.id.clone(), ctr);
+        let id = ctr.id.clone();
+        st.containers.insert(id.clone(), ctr);
+        self.publish_dns(&st);
+        self.rewrite_linkers(&st, &id);
         Ok(started)
     }
 
@@ -338,12 +351,9 @@ impl Controller {
                 .flatten()
                 .map(|n| n.addr())
                 .collect();
-            render_hosts(
-                &ctr.config.extra_hosts,
-                &own,
-                &hostname,
-                &ctr.config.domainname,
-            )
+            let mut extra = ctr.config.extra_hosts.clone();
+            extra.extend(st.link_hosts(ctr, sb));
+            render_hosts(&extra, &own, &hostname, &ctr.config.domainname)
         };
         let host_rc = self.host_resolv_conf();
         let dns = DnsSettings {
@@ -371,7 +381,7 @@ impl Controller {
         let main = read(&self.cfg.host_resolv_conf);
         let stub = IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 53));
         if main.nameservers == [stub] {
-            let real = Path::new("/run/systemd/resolve/resolv.conf");
+            let real = &self.cfg.systemd_resolv_conf;
             if real.exists() {
                 return read(real);
             }
@@ -470,6 +480,8 @@ impl Controller {
         } else {
             st.containers.insert(id.to_string(), ctr);
         }
+        self.publish_dns(&st);
+        self.rewrite_linkers(&st, id);
         Ok(removed)
     }
 
@@ -479,6 +491,7 @@ impl Controller {
             return Vec::new();
         };
         let ids = sb.endpoints.clone();
+        self.dns.stop(&sb.id);
         self.teardown_endpoints(st, &mut sb, true).await;
         if ctr.config.mode != NetworkMode::Host {
             if let Err(e) = self.os.destroy(Path::new(&sb.key)) {
@@ -509,6 +522,8 @@ impl Controller {
         batch.delete(Kind::Container, &id);
         self.store.commit(batch)?;
         st.containers.remove(&id);
+        self.publish_dns(&st);
+        self.rewrite_linkers(&st, &id);
         let _ = std::fs::remove_dir_all(self.cfg.container_dir(&id));
         tracing::info!(container = %id, "container removed");
         self.emit("container", "destroy", &id, &[("name", &ctr.name)]);
@@ -554,7 +569,10 @@ impl Controller {
         let mut batch = Batch::new();
         if let Some(mut sb) = ctr.sandbox.clone() {
             let ep = self.attach(&mut st, &ctr, &mut sb, &net_id, &req).await?;
-            let applied = self.apply_sandbox(&st, &mut sb, &[&ep], false).await;
+            let mut applied = self.apply_sandbox(&st, &mut sb, &[&ep], false).await;
+            if applied.is_ok() {
+                applied = self.ensure_resolver(&st, &sb).await;
+            }
             let res = applied.and_then(|()| {
                 ctr.sandbox = Some(sb.clone());
                 self.write_files(&st, &ctr, &sb)?;
@@ -572,6 +590,7 @@ impl Controller {
         self.store.commit(batch)?;
         self.emit_network("connect", &net, &ctr.id);
         st.containers.insert(ctr.id.clone(), ctr);
+        self.publish_dns(&st);
         Ok(())
     }
 
@@ -651,7 +670,10 @@ impl Controller {
         batch.put(Kind::Container, &ctr.id, &ctr)?;
         self.store.commit(batch)?;
         self.emit_network("disconnect", &net, &ctr.id);
-        st.containers.insert(ctr.id.clone(), ctr);
+        let id = ctr.id.clone();
+        st.containers.insert(id.clone(), ctr);
+        self.publish_dns(&st);
+        self.rewrite_linkers(&st, &id);
         Ok(())
     }
 

@@ -7,6 +7,7 @@
 
 mod containers;
 mod endpoints;
+mod names;
 mod networks;
 mod restore;
 
@@ -20,6 +21,7 @@ use cnm_store::Store;
 use ipnet::IpNet;
 use tokio::sync::{broadcast, Mutex};
 
+use crate::dns::SandboxDns;
 use crate::driver::{NetworkDriver, SandboxOs};
 use crate::error::{CoreError, Result};
 use crate::lookup::{resolve, Lookup};
@@ -41,6 +43,8 @@ pub struct ControllerConfig {
     pub daemon_dns: Vec<IpAddr>,
     pub mtu: Option<u32>,
     pub host_resolv_conf: PathBuf,
+    /// systemd-resolved's file of real upstreams, used when `host_resolv_conf` names only its stub.
+    pub systemd_resolv_conf: PathBuf,
     pub host_hosts: PathBuf,
 }
 
@@ -82,6 +86,7 @@ pub struct Controller {
     pub(crate) store: Store,
     pub(crate) drivers: BTreeMap<&'static str, Arc<dyn NetworkDriver>>,
     pub(crate) os: Arc<dyn SandboxOs>,
+    pub(crate) dns: Arc<dyn SandboxDns>,
     pub(crate) state: Mutex<State>,
     pub(crate) events: broadcast::Sender<Event>,
 }

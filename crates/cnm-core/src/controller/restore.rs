@@ -12,6 +12,7 @@ use ipnet::IpNet;
 use tokio::sync::{broadcast, Mutex};
 
 use super::{Controller, ControllerConfig, NetState, State};
+use crate::dns::{NoDns, SandboxDns};
 use crate::driver::{NetworkDriver, SandboxOs};
 use crate::error::{CoreError, Result};
 use crate::ids::new_id;
@@ -81,6 +82,21 @@ impl Controller {
     where
         F: Fn(&ContainerRecord) -> bool,
     {
+        Self::open_with_dns(cfg, store, drivers, os, Arc::new(NoDns), alive).await
+    }
+
+    /// `open`, with the embedded resolvers: those of running sandboxes are started again.
+    pub async fn open_with_dns<F>(
+        cfg: ControllerConfig,
+        store: Store,
+        drivers: Vec<Arc<dyn NetworkDriver>>,
+        os: Arc<dyn SandboxOs>,
+        dns: Arc<dyn SandboxDns>,
+        alive: F,
+    ) -> Result<(Self, RestoreReport)>
+    where
+        F: Fn(&ContainerRecord) -> bool,
+    {
         let space = AddressSpace::new(cfg.default_v4_pools.clone(), cfg.default_v6_pools.clone())?;
         let (events, _) = broadcast::channel(1024);
         let ctl = Controller {
@@ -88,6 +104,7 @@ impl Controller {
             cfg,
             store,
             os,
+            dns,
             state: Mutex::new(State {
                 networks: BTreeMap::new(),
                 endpoints: BTreeMap::new(),
@@ -232,6 +249,10 @@ impl Controller {
                 tracing::error!(container = %c.id, error = %e, "could not restore sandbox");
             }
         }
+        // Names first, so a resolver answers from its first packet on; then the resolvers, whose
+        // sockets died with the previous process.
+        self.publish_dns(&st);
+        self.restart_resolvers(&st).await;
 
         // Strays: namespace files and devices nobody owns.
         let keys: BTreeSet<String> = st

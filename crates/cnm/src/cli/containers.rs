@@ -41,6 +41,9 @@ pub struct RunArgs {
     pub dns_option: Vec<String>,
     #[arg(long = "add-host")]
     pub add_host: Vec<String>,
+    /// Add a link to another container (`NAME[:ALIAS]`, default bridge).
+    #[arg(long = "link")]
+    pub link: Vec<String>,
     #[arg(short = 'e', long = "env")]
     pub env: Vec<String>,
     #[arg(short = 'w', long = "workdir")]
@@ -142,6 +145,7 @@ pub fn run(c: &Client, a: RunArgs) -> i32 {
             dns_search: Some(a.dns_search),
             dns_options: Some(a.dns_option),
             extra_hosts: (!a.add_host.is_empty()).then_some(a.add_host),
+            links: (!a.link.is_empty()).then_some(a.link),
             auto_remove: a.rm,
             ..Default::default()
         },

@@ -80,6 +80,8 @@ pub enum Cmd {
     },
     /// Show a container's published ports.
     Port { container: String },
+    /// Rename a container.
+    Rename { container: String, new_name: String },
 }
 
 pub fn run(cli: Cli) -> i32 {
@@ -133,5 +135,22 @@ pub fn run(cli: Cli) -> i32 {
         }
         Cmd::Logs { follow, container } => containers::logs(&client, &container, follow),
         Cmd::Port { container } => containers::port(&client, &container),
+        Cmd::Rename {
+            container,
+            new_name,
+        } => {
+            let path = format!(
+                "/containers/{}/rename?name={}",
+                client::enc(&container),
+                client::enc(&new_name)
+            );
+            match client.post(&path, None) {
+                Ok(_) => 0,
+                Err(e) => {
+                    eprintln!("{e}");
+                    1
+                }
+            }
+        }
     }
 }

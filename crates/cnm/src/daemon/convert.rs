@@ -220,6 +220,7 @@ pub fn container_create(
         dns_options: hc.dns_options.unwrap_or_default(),
         extra_hosts,
         auto_remove: hc.auto_remove,
+        links: hc.links.unwrap_or_default(),
     })
 }
 

@@ -47,6 +47,9 @@ pub struct DaemonArgs {
     /// Host resolv.conf to derive containers' resolvers from.
     #[arg(long, default_value = "/etc/resolv.conf", hide = true)]
     pub resolv_conf: PathBuf,
+    /// systemd-resolved's real upstream file (used when the host file names only 127.0.0.53).
+    #[arg(long, default_value = "/run/systemd/resolve/resolv.conf", hide = true)]
+    pub systemd_resolv_conf: PathBuf,
 }
 
 pub struct Daemon {
@@ -138,6 +141,7 @@ async fn serve(args: DaemonArgs) -> anyhow::Result<()> {
         daemon_dns: args.dns.clone(),
         mtu: args.mtu,
         host_resolv_conf: args.resolv_conf.clone(),
+        systemd_resolv_conf: args.systemd_resolv_conf.clone(),
         host_hosts: PathBuf::from("/etc/hosts"),
     };
     let host_nl = cnm_linux::Netlink::current()?;
@@ -159,10 +163,14 @@ async fn serve(args: DaemonArgs) -> anyhow::Result<()> {
         }
     };
     let supervisor = procs::Supervisor::new(&args.exec_root, spawner);
-    let (ctl, report) =
-        Controller::open(cfg, store, drivers, os.clone(), |c| supervisor.is_alive(c))
-            .await
-            .context("restore state")?;
+    let dns = Arc::new(
+        cnm_dns::Resolvers::new(cnm_dns::ports::dir(&args.exec_root)).context("embedded DNS")?,
+    );
+    let (ctl, report) = Controller::open_with_dns(cfg, store, drivers, os.clone(), dns, |c| {
+        supervisor.is_alive(c)
+    })
+    .await
+    .context("restore state")?;
     os.replenish();
     tracing::info!(
         networks = report.networks,

@@ -130,6 +130,11 @@ async fn route(d: &Arc<Daemon>, r: Req) -> R {
                 (Method::POST, "wait") => return container_wait(d, &r, id).await,
                 (Method::GET, "logs") => return container_logs(d, &r, id).await,
                 (Method::POST, "exec") => return exec_create(d, &r, id).await,
+                (Method::POST, "rename") => {
+                    let name = r.query("name").unwrap_or_default().to_string();
+                    d.ctl.rename_container(id, &name).await.map_err(api_error)?;
+                    return Ok(empty(204, r.version));
+                }
                 _ => {}
             }
         }

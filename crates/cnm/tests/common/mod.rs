@@ -98,6 +98,9 @@ impl World {
             daemon: None,
         };
         w.sh("ip link set lo up").ok();
+        // The daemon's "host" resolv.conf belongs to the world: a forwarded name goes to the world's own
+        // loopback (where nothing listens unless a test starts a server), never to the machine's resolver.
+        std::fs::write(w.path("resolv.conf"), "nameserver 127.0.0.1\n").expect("resolv.conf");
         w.start_daemon(&[]);
         w
     }
@@ -146,10 +149,11 @@ impl World {
             .arg(self.path("exec"))
             .arg("--log-level")
             .arg("debug")
-            .args(extra)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log);
+            .args(extra);
+        if !extra.contains(&"--resolv-conf") {
+            c.arg("--resolv-conf").arg(self.path("resolv.conf"));
+        }
+        c.stdin(Stdio::null()).stdout(Stdio::null()).stderr(log);
         let child = c.spawn().expect("spawn daemon");
         self.daemon = Some(child);
         let start = Instant::now();
@@ -173,6 +177,11 @@ impl World {
 
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.path("daemon.log")).unwrap_or_default()
+    }
+
+    /// A process inside this world's namespaces (for joining them).
+    pub fn holder_pid(&self) -> u32 {
+        self.holder.id()
     }
 
     pub fn daemon_pid(&self) -> u32 {

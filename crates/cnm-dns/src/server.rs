@@ -1,0 +1,357 @@
+//! The resolvers of all sandboxes, served by the daemon's runtime. Per sandbox: one UDP socket and one
+//! TCP listener bound at 127.0.0.11:<random> inside its namespace (by the namespace worker, in the same
+//! visit that programs the redirect of port 53), one task reading each. Every query is answered from
+//! the shared table; only forwarded queries spawn a task.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use cnm_core::dns::{DnsView, SandboxDns};
+use cnm_core::driver::{DriverError, DriverResult};
+use cnm_linux::nftnl::{self, Redirect};
+use cnm_linux::{LinuxError, NsWorker};
+use hickory_proto::op::ResponseCode;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::task::JoinHandle;
+
+use crate::answer::{error_reply, handle, Reply, Transport};
+use crate::forward::{Dialer, BUDGET};
+use crate::ports;
+use crate::table::Table;
+use crate::{DnsError, LISTEN_ADDR};
+
+/// Docker caps concurrent forwards per resolver at 1024; past that, REFUSED.
+const MAX_FORWARDS: usize = 1024;
+/// Concurrent TCP clients per sandbox.
+const MAX_TCP_CLIENTS: usize = 64;
+/// An idle TCP client is dropped after this long.
+const TCP_IDLE: Duration = Duration::from_secs(5);
+/// Largest UDP query read (EDNS clients may send big ones; DNS queries are small).
+const UDP_READ: usize = 4096;
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// One sandbox's resolver, shared by its tasks.
+struct Sandbox {
+    id: String,
+    dialer: Dialer,
+    forwards: AtomicUsize,
+    tcp_clients: AtomicUsize,
+}
+
+struct Running {
+    udp: JoinHandle<()>,
+    tcp: JoinHandle<()>,
+    ports: (u16, u16),
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.udp.abort();
+        self.tcp.abort();
+    }
+}
+
+struct Inner {
+    table: RwLock<Arc<Table>>,
+    running: Mutex<HashMap<String, Running>>,
+    worker: NsWorker,
+    /// nfnetlink sequence numbers (any increasing value works; unique ones make traces readable).
+    seq: AtomicU32,
+    /// Upstream port (53; tests may point it elsewhere).
+    upstream_port: u16,
+    /// One small file per running resolver with its ports, for the next daemon (see `ports`).
+    state_dir: PathBuf,
+}
+
+/// All resolvers of this daemon.
+#[derive(Clone)]
+pub struct Resolvers {
+    inner: Arc<Inner>,
+}
+
+impl Resolvers {
+    /// Resolvers recording their ports under `state_dir` (in the exec-root: it must not outlive the
+    /// namespaces, which vanish on reboot).
+    pub fn new(state_dir: PathBuf) -> Result<Self, DnsError> {
+        std::fs::create_dir_all(&state_dir).map_err(|e| DnsError::Io {
+            op: "create the resolver state directory",
+            source: e,
+        })?;
+        Ok(Resolvers {
+            inner: Arc::new(Inner {
+                table: RwLock::new(Arc::new(Table::default())),
+                running: Mutex::new(HashMap::new()),
+                worker: NsWorker::spawn("cnm-dns-ns")?,
+                seq: AtomicU32::new(1),
+                upstream_port: 53,
+                state_dir,
+            }),
+        })
+    }
+
+    /// The ports (UDP, TCP) a sandbox's resolver listens on inside its namespace.
+    pub fn ports(&self, sandbox_id: &str) -> Option<(u16, u16)> {
+        lock(&self.inner.running).get(sandbox_id).map(|r| r.ports)
+    }
+
+    async fn start_sandbox(&self, id: &str, key: &Path) -> Result<(), DnsError> {
+        let ns = Arc::new(File::open(key).map_err(|e| DnsError::Io {
+            op: "open sandbox namespace",
+            source: e,
+        })?);
+        let record = self.inner.state_dir.join(id);
+        let previous = ports::read(&record);
+        let seq = self.inner.seq.fetch_add(100, Ordering::Relaxed);
+        let (udp, tcp) = self
+            .inner
+            .worker
+            .run(Some(ns.clone()), move || bind_and_redirect(previous, seq))
+            .await?;
+        let io = |op: &'static str| move |e| DnsError::Io { op, source: e };
+        let ports = (
+            udp.local_addr().map_err(io("udp address"))?.port(),
+            tcp.local_addr().map_err(io("tcp address"))?.port(),
+        );
+        let udp = Arc::new(UdpSocket::from_std(udp).map_err(io("register udp"))?);
+        let tcp = TcpListener::from_std(tcp).map_err(io("register tcp"))?;
+        let sb = Arc::new(Sandbox {
+            id: id.to_string(),
+            dialer: Dialer {
+                worker: self.inner.worker.clone(),
+                netns: ns,
+            },
+            forwards: AtomicUsize::new(0),
+            tcp_clients: AtomicUsize::new(0),
+        });
+        let running = Running {
+            udp: tokio::spawn(serve_udp(self.inner.clone(), sb.clone(), udp)),
+            tcp: tokio::spawn(serve_tcp(self.inner.clone(), sb, tcp)),
+            ports,
+        };
+        // Replacing an entry aborts the old tasks (their sockets close with them).
+        lock(&self.inner.running).insert(id.to_string(), running);
+        if previous != Some(ports) {
+            if let Err(e) = ports::write(&record, ports) {
+                // A stale record would make the next daemon trust rules that point elsewhere; with
+                // none it only takes the slower replacing path.
+                ports::remove(&record);
+                tracing::warn!(sandbox = %id, error = %e, "could not record the resolver's ports");
+            }
+        }
+        tracing::debug!(sandbox = %id, udp = ports.0, tcp = ports.1, "resolver started");
+        Ok(())
+    }
+}
+
+/// Inside the sandbox namespace: bind the resolver's sockets and redirect port 53 to them. A daemon
+/// that restarts asks for the ports its predecessor had; when it gets them, the redirect left in the
+/// namespace is still right and only has to be there (creating it again is refused, cheaply). Else the
+/// rules are replaced in one transaction, so there is never a moment without a redirect.
+fn bind_and_redirect(
+    previous: Option<(u16, u16)>,
+    seq: u32,
+) -> Result<(std::net::UdpSocket, std::net::TcpListener), LinuxError> {
+    let io = |op: &'static str| move |e| LinuxError::io(op, e);
+    let bind = |(u, t): (u16, u16)| -> std::io::Result<_> {
+        let udp = std::net::UdpSocket::bind((LISTEN_ADDR, u))?;
+        let tcp = std::net::TcpListener::bind((LISTEN_ADDR, t))?;
+        Ok((udp, tcp))
+    };
+    let (udp, tcp, reused) = match previous.map(bind) {
+        Some(Ok((u, t))) => (u, t, true),
+        _ => {
+            let (u, t) = bind((0, 0)).map_err(io("bind resolver sockets"))?;
+            (u, t, false)
+        }
+    };
+    udp.set_nonblocking(true).map_err(io("nonblocking"))?;
+    tcp.set_nonblocking(true).map_err(io("nonblocking"))?;
+    let up = udp.local_addr().map_err(io("udp address"))?.port();
+    let tp = tcp.local_addr().map_err(io("tcp address"))?.port();
+    let (batch, acks) = nftnl::dns_redirect_batch(seq, Redirect::Create, LISTEN_ADDR, up, tp);
+    match nftnl::apply(&batch, acks) {
+        Ok(()) => {}
+        Err(e) if e.is_exists() && reused => {}
+        Err(e) if e.is_exists() => {
+            let (batch, acks) =
+                nftnl::dns_redirect_batch(seq + 50, Redirect::Replace, LISTEN_ADDR, up, tp);
+            nftnl::apply(&batch, acks)?;
+        }
+        Err(e) => return Err(e),
+    }
+    Ok((udp, tcp))
+}
+
+impl Inner {
+    fn table(&self) -> Arc<Table> {
+        self.table.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn upstream_addrs(&self, ips: &[IpAddr]) -> Vec<SocketAddr> {
+        ips.iter()
+            .map(|ip| SocketAddr::new(*ip, self.upstream_port))
+            .collect()
+    }
+}
+
+/// Forward a query; the reply (or SERVFAIL/REFUSED) is handed to `send`.
+async fn forwarded(
+    inner: &Inner,
+    sb: &Sandbox,
+    query: &[u8],
+    upstreams: &[IpAddr],
+    transport: Transport,
+) -> Option<Vec<u8>> {
+    if sb.forwards.fetch_add(1, Ordering::AcqRel) >= MAX_FORWARDS {
+        sb.forwards.fetch_sub(1, Ordering::AcqRel);
+        return error_reply(query, ResponseCode::Refused);
+    }
+    let ups = inner.upstream_addrs(upstreams);
+    let resp = sb.dialer.forward(query, &ups, transport, BUDGET).await;
+    sb.forwards.fetch_sub(1, Ordering::AcqRel);
+    match resp {
+        Some(r) => Some(r),
+        None => {
+            tracing::debug!(sandbox = %sb.id, "no upstream answered");
+            error_reply(query, ResponseCode::ServFail)
+        }
+    }
+}
+
+async fn serve_udp(inner: Arc<Inner>, sb: Arc<Sandbox>, sock: Arc<UdpSocket>) {
+    let mut buf = vec![0u8; UDP_READ];
+    loop {
+        let (n, peer) = match sock.recv_from(&mut buf).await {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::debug!(sandbox = %sb.id, error = %e, "udp receive failed");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        let reply = {
+            let table = inner.table.read().unwrap_or_else(|p| p.into_inner());
+            handle(&table, &sb.id, &buf[..n], Transport::Udp)
+        };
+        match reply {
+            Reply::Answer(b) => {
+                if sock.try_send_to(&b, peer).is_err() {
+                    let _ = sock.send_to(&b, peer).await;
+                }
+            }
+            Reply::Forward(ups) => {
+                let (inner, sb, sock) = (inner.clone(), sb.clone(), sock.clone());
+                let query = buf[..n].to_vec();
+                tokio::spawn(async move {
+                    if let Some(r) = forwarded(&inner, &sb, &query, &ups, Transport::Udp).await {
+                        let _ = sock.send_to(&r, peer).await;
+                    }
+                });
+            }
+            Reply::Drop => {}
+        }
+    }
+}
+
+async fn serve_tcp(inner: Arc<Inner>, sb: Arc<Sandbox>, listener: TcpListener) {
+    loop {
+        let stream = match listener.accept().await {
+            Ok((s, _)) => s,
+            Err(e) => {
+                tracing::debug!(sandbox = %sb.id, error = %e, "tcp accept failed");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        if sb.tcp_clients.fetch_add(1, Ordering::AcqRel) >= MAX_TCP_CLIENTS {
+            sb.tcp_clients.fetch_sub(1, Ordering::AcqRel);
+            continue;
+        }
+        let (inner, sb) = (inner.clone(), sb.clone());
+        tokio::spawn(async move {
+            let _ = tcp_client(&inner, &sb, stream).await;
+            sb.tcp_clients.fetch_sub(1, Ordering::AcqRel);
+        });
+    }
+}
+
+/// One TCP client: length-prefixed queries, answered in order, until it goes quiet.
+async fn tcp_client(inner: &Inner, sb: &Sandbox, mut s: TcpStream) -> std::io::Result<()> {
+    loop {
+        let len = match tokio::time::timeout(TCP_IDLE, s.read_u16()).await {
+            Ok(r) => r? as usize,
+            Err(_) => return Ok(()),
+        };
+        let mut q = vec![0u8; len];
+        tokio::time::timeout(TCP_IDLE, s.read_exact(&mut q))
+            .await
+            .map_err(|_| std::io::Error::from(std::io::ErrorKind::TimedOut))??;
+        let reply = handle(&inner.table(), &sb.id, &q, Transport::Tcp);
+        let out = match reply {
+            Reply::Answer(b) => b,
+            Reply::Forward(ups) => match forwarded(inner, sb, &q, &ups, Transport::Tcp).await {
+                Some(b) => b,
+                None => return Ok(()),
+            },
+            Reply::Drop => return Ok(()),
+        };
+        let Ok(n) = u16::try_from(out.len()) else {
+            return Ok(());
+        };
+        let mut framed = Vec::with_capacity(out.len() + 2);
+        framed.extend_from_slice(&n.to_be_bytes());
+        framed.extend_from_slice(&out);
+        s.write_all(&framed).await?;
+    }
+}
+
+fn driver_error(e: DnsError) -> DriverError {
+    DriverError(e.to_string())
+}
+
+#[async_trait]
+impl SandboxDns for Resolvers {
+    async fn start(&self, sandbox_id: &str, key: &Path) -> DriverResult<()> {
+        self.start_sandbox(sandbox_id, key)
+            .await
+            .map_err(driver_error)
+    }
+
+    fn running(&self, sandbox_id: &str) -> bool {
+        lock(&self.inner.running).contains_key(sandbox_id)
+    }
+
+    fn stop(&self, sandbox_id: &str) {
+        if lock(&self.inner.running).remove(sandbox_id).is_some() {
+            ports::remove(&self.inner.state_dir.join(sandbox_id));
+            tracing::debug!(sandbox = %sandbox_id, "resolver stopped");
+        }
+    }
+
+    fn prune(&self, keep: &[String]) {
+        for stale in ports::list(&self.inner.state_dir)
+            .into_iter()
+            .filter(|id| !keep.contains(id))
+        {
+            ports::remove(&self.inner.state_dir.join(&stale));
+            tracing::debug!(sandbox = %stale, "stale resolver record removed");
+        }
+    }
+
+    fn update(&self, view: DnsView) {
+        let table = Arc::new(Table::build(&view));
+        let (names, sandboxes) = table.size();
+        *self.inner.table.write().unwrap_or_else(|p| p.into_inner()) = table;
+        tracing::trace!(names, sandboxes, "DNS names published");
+    }
+}

@@ -1,0 +1,354 @@
+//! Embedded DNS benchmarks, in a world of their own (the end-to-end harness):
+//! - local-name throughput with `dnsperf` (defaults: one client, at most 100 queries in flight) from
+//!   inside a container against 127.0.0.11, and, in the same run and the same way, against aardvark-dns
+//!   (when installed) serving the same names from the bridge gateway, as netavark would start it;
+//! - latency at a fixed 10k queries/s from inside a container (a paced UDP client in the container's
+//!   namespace; dnsperf reports no percentiles);
+//! - what the resolver adds to attach: the daemon's sandbox time (Server-Timing) of containers on a user
+//!   network (resolver) against the default bridge (none), interleaved;
+//! - memory per sandbox resolver: daemon RSS growth per container, user network minus default bridge.
+//!
+//! Run: `cargo bench -p cnm --bench dns` (root; `CNM_BENCH_N` sets the attach/memory sample, default 200).
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::fs::File;
+use std::net::{Ipv4Addr, UdpSocket};
+use std::os::fd::AsFd;
+use std::process::Command;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::World;
+
+const NAMES: usize = 20;
+
+fn pct(v: &[f64], p: f64) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(|a, b| a.total_cmp(b));
+    s[((s.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn rss_kb(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn sandbox_ms(head: &str) -> f64 {
+    head.lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("server-timing:"))
+        .and_then(|l| {
+            l.split([':', ','])
+                .map(str::trim)
+                .find(|p| p.starts_with("sandbox;"))
+                .and_then(|p| p.split("dur=").nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .expect("Server-Timing sandbox entry")
+}
+
+/// Create and start a sleeping container; the daemon's sandbox time in ms.
+fn start(w: &World, name: &str, network: &str) -> f64 {
+    let body =
+        format!(r#"{{"Cmd":["sleep","100000"],"HostConfig":{{"NetworkMode":"{network}"}}}}"#);
+    let (st, resp) = w.http(
+        "POST",
+        &format!("/containers/create?name={name}"),
+        Some(&body),
+    );
+    assert_eq!(st, 201, "{resp}");
+    let (st, head, resp) = w.http_full("POST", &format!("/containers/{name}/start"), None);
+    assert_eq!(st, 204, "{resp}");
+    sandbox_ms(&head)
+}
+
+/// One `dnsperf` run from inside `ctr`: (queries/s, lost, average ms, max ms).
+fn dnsperf(w: &World, ctr: &str, server: &str, file: &str, secs: u32) -> (f64, u64, f64, f64) {
+    let out = w
+        .cnm(&[
+            "exec",
+            ctr,
+            "dnsperf",
+            "-s",
+            server,
+            "-d",
+            file,
+            "-l",
+            &secs.to_string(),
+        ])
+        .ok()
+        .stdout;
+    let field = |key: &str| -> String {
+        out.lines()
+            .find_map(|l| l.trim().strip_prefix(key))
+            .map(|v| v.trim().to_string())
+            .unwrap_or_else(|| panic!("no {key:?} in dnsperf output:\n{out}"))
+    };
+    let qps: f64 = field("Queries per second:").parse().expect("qps");
+    let lost: u64 = field("Queries lost:")
+        .split_whitespace()
+        .next()
+        .and_then(|v| v.parse().ok())
+        .expect("lost");
+    let lat = field("Average Latency (s):");
+    let avg: f64 = lat
+        .split_whitespace()
+        .next()
+        .and_then(|v| v.parse().ok())
+        .expect("avg");
+    let max: f64 = lat
+        .split("max ")
+        .nth(1)
+        .and_then(|v| v.trim_end_matches(')').parse().ok())
+        .expect("max");
+    (qps, lost, avg * 1000.0, max * 1000.0)
+}
+
+/// An A query for `name` with id 0 (the id is patched per send).
+fn query(name: &str) -> Vec<u8> {
+    let mut q = vec![0, 0, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+    for label in name.split('.') {
+        q.push(label.len() as u8);
+        q.extend_from_slice(label.as_bytes());
+    }
+    q.extend_from_slice(&[0, 0, 1, 0, 1]);
+    q
+}
+
+/// `total` queries (< 65536, so ids are unique) at `qps` from inside the namespace of process `pid`:
+/// latencies in ms of the answered ones, and how many got no answer within a second.
+fn paced(pid: u32, names: &[String], qps: u32, total: usize) -> (Vec<f64>, usize) {
+    assert!(total < 65536);
+    let ns = File::open(format!("/proc/{pid}/ns/net")).expect("container netns");
+    let sock = std::thread::spawn(move || {
+        nix::sched::setns(ns.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
+        let s = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).expect("bind");
+        s.connect((Ipv4Addr::new(127, 0, 0, 11), 53))
+            .expect("connect");
+        s
+    })
+    .join()
+    .expect("socket thread");
+    let queries: Vec<Vec<u8>> = names.iter().map(|n| query(n)).collect();
+    let sent: Arc<Vec<AtomicU64>> = Arc::new((0..total).map(|_| AtomicU64::new(0)).collect());
+    let epoch = Instant::now();
+    let rx = sock.try_clone().expect("clone");
+    rx.set_read_timeout(Some(Duration::from_secs(1)))
+        .expect("timeout");
+    let sent_rx = sent.clone();
+    let receiver = std::thread::spawn(move || {
+        let mut lat = Vec::with_capacity(total);
+        let mut buf = [0u8; 1500];
+        while lat.len() < total {
+            let Ok(n) = rx.recv(&mut buf) else { break };
+            let now = epoch.elapsed().as_nanos() as u64;
+            if n < 12 {
+                continue;
+            }
+            let id = u16::from_be_bytes([buf[0], buf[1]]) as usize;
+            if let Some(t) = sent_rx.get(id) {
+                let t0 = t.swap(0, Ordering::AcqRel);
+                if t0 != 0 {
+                    lat.push((now - t0) as f64 / 1e6);
+                }
+            }
+        }
+        lat
+    });
+    let interval = Duration::from_secs(1) / qps;
+    for i in 0..total {
+        let due = interval * i as u32;
+        let now = epoch.elapsed();
+        if due > now {
+            std::thread::sleep(due - now);
+        }
+        let mut q = queries[i % queries.len()].clone();
+        q[..2].copy_from_slice(&(i as u16).to_be_bytes());
+        sent[i].store(epoch.elapsed().as_nanos().max(1) as u64, Ordering::Release);
+        let _ = sock.send(&q);
+    }
+    let lat = receiver.join().expect("receiver");
+    let lost = total - lat.len();
+    (lat, lost)
+}
+
+/// aardvark-dns serving the same names from the bridge gateway, as netavark configures it (one file
+/// per network: listen address, then `ID IPv4 IPv6 names` per container), started in the world's
+/// namespace. Returns its pid (from its pid file; it daemonizes).
+fn start_aardvark(w: &World, gateway: &str, entries: &[(String, String, String)]) -> Option<u32> {
+    let bin = [
+        "/usr/lib/podman/aardvark-dns",
+        "/usr/libexec/podman/aardvark-dns",
+    ]
+    .into_iter()
+    .find(|p| std::path::Path::new(p).exists())?;
+    let dir = w.path("aardvark");
+    std::fs::create_dir_all(&dir).expect("aardvark dir");
+    let mut conf = format!("{gateway}\n");
+    for (id, ip, names) in entries {
+        conf.push_str(&format!("{id} {ip}  {names}\n"));
+    }
+    std::fs::write(dir.join("bench"), conf).expect("aardvark config");
+    let status = w
+        .command(bin)
+        .args(["--config", dir.to_str().expect("dir"), "-p", "53", "run"])
+        .status()
+        .expect("start aardvark-dns");
+    assert!(status.success(), "aardvark-dns did not start");
+    let pid: u32 = std::fs::read_to_string(dir.join("aardvark.pid"))
+        .expect("aardvark.pid")
+        .trim()
+        .parse()
+        .expect("pid");
+    Some(pid)
+}
+
+fn main() {
+    let n: usize = std::env::var("CNM_BENCH_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
+    assert!(
+        Command::new("dnsperf").arg("-h").output().is_ok(),
+        "dnsperf is needed (scripts/install-deps.sh)"
+    );
+    let w = World::new();
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!(
+        "cnm DNS benchmark, loadavg {}",
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+
+    // Memory and attach cost first, on a fresh daemon. The two kinds are interleaved so that both see
+    // the same load; memory is the RSS growth over each kind's own batch.
+    w.cnm(&["network", "create", "--subnet", "10.201.0.0/16", "attach"])
+        .ok();
+    let (mut user, mut legacy) = (Vec::new(), Vec::new());
+    for i in 0..20 {
+        start(
+            &w,
+            &format!("warm{i}"),
+            if i % 2 == 0 { "attach" } else { "bridge" },
+        );
+    }
+    let pid = w.daemon_pid();
+    let r0 = rss_kb(pid);
+    for i in 0..n {
+        legacy.push(start(&w, &format!("l{i}"), "bridge"));
+    }
+    let r1 = rss_kb(pid);
+    for i in 0..n {
+        user.push(start(&w, &format!("u{i}"), "attach"));
+    }
+    let r2 = rss_kb(pid);
+    let per_legacy = (r1 as f64 - r0 as f64) / n as f64;
+    let per_user = (r2 as f64 - r1 as f64) / n as f64;
+    // A second, interleaved sample of the attach times, so drift does not pose as a cost.
+    let (mut user2, mut legacy2) = (Vec::new(), Vec::new());
+    for i in 0..n {
+        user2.push(start(&w, &format!("iu{i}"), "attach"));
+        legacy2.push(start(&w, &format!("il{i}"), "bridge"));
+    }
+    user.extend(user2);
+    legacy.extend(legacy2);
+    let ids = w.cnm(&["ps", "-aq"]).ok().stdout;
+    for id in ids.lines().filter(|l| !l.is_empty()) {
+        w.http("DELETE", &format!("/containers/{id}?force=1"), None);
+    }
+    println!();
+    println!(
+        "| attach, sandbox part in the daemon (N={}) | p50 ms | p90 ms | p99 ms |",
+        2 * n
+    );
+    println!("|---|---|---|---|");
+    for (label, v) in [
+        ("user network (with the resolver)", &user),
+        ("default bridge (no resolver)", &legacy),
+    ] {
+        println!(
+            "| {label} | {:.2} | {:.2} | {:.2} |",
+            pct(v, 0.5),
+            pct(v, 0.9),
+            pct(v, 0.99)
+        );
+    }
+    println!(
+        "resolver setup added to attach p50: {:.2} ms",
+        pct(&user, 0.5) - pct(&legacy, 0.5)
+    );
+    println!(
+        "daemon RSS: {r0} kB before, +{per_legacy:.1} kB per default-bridge container, +{per_user:.1} kB per user-network container: {:.1} kB per sandbox resolver",
+        per_user - per_legacy
+    );
+
+    // Throughput and latency of local names.
+    let gateway = "10.202.0.1";
+    w.cnm(&[
+        "network",
+        "create",
+        "--subnet",
+        "10.202.0.0/16",
+        "--gateway",
+        gateway,
+        "bench",
+    ])
+    .ok();
+    let mut entries = Vec::new();
+    let mut names = Vec::new();
+    for i in 0..NAMES {
+        let name = format!("s{i}");
+        let id = w.run_bg(&name, &["--network", "bench"], &["sleep", "100000"]);
+        entries.push((id, w.ip(&name, "bench"), name.clone()));
+        names.push(name);
+    }
+    let client_id = w.run_bg("client", &["--network", "bench"], &["sleep", "100000"]);
+    entries.push((client_id, w.ip("client", "bench"), "client".into()));
+    let file = w.path("queries.txt");
+    let text: String = names.iter().map(|n| format!("{n} A\n")).collect();
+    std::fs::write(&file, text).expect("query file");
+    let file = file.to_str().expect("path").to_string();
+    let secs = 10;
+    println!();
+    println!("| local names, dnsperf defaults (1 client, ≤100 in flight), {secs} s, {NAMES} names | queries/s | lost | avg ms | max ms |");
+    println!("|---|---|---|---|---|");
+    let (qps, lost, avg, max) = dnsperf(&w, "client", "127.0.0.11", &file, secs);
+    println!("| cnm (127.0.0.11 in the container) | {qps:.0} | {lost} | {avg:.3} | {max:.2} |");
+    match start_aardvark(&w, gateway, &entries) {
+        Some(apid) => {
+            std::thread::sleep(Duration::from_millis(300));
+            let (aq, al, aa, am) = dnsperf(&w, "client", gateway, &file, secs);
+            println!("| aardvark-dns (gateway:53, same names, same client) | {aq:.0} | {al} | {aa:.3} | {am:.2} |");
+            println!("ratio cnm / aardvark-dns: {:.2}", qps / aq);
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(apid as i32),
+                nix::sys::signal::Signal::SIGTERM,
+            );
+        }
+        None => println!("| aardvark-dns | not installed | | | |"),
+    }
+    let pid = w.inspect("container", "client")["State"]["Pid"]
+        .as_u64()
+        .expect("pid") as u32;
+    let qps = 10_000;
+    let total = 60_000;
+    let (lat, lost) = paced(pid, &names, qps, total);
+    println!();
+    println!(
+        "paced client at {qps} queries/s from inside the container, {total} queries: p50 {:.3} ms, p99 {:.3} ms, p99.9 {:.3} ms, max {:.3} ms, lost {lost}",
+        pct(&lat, 0.5),
+        pct(&lat, 0.99),
+        pct(&lat, 0.999),
+        pct(&lat, 1.0)
+    );
+}
