@@ -2,6 +2,7 @@
 //! supervises container processes.
 
 mod convert;
+mod events;
 mod http;
 mod procs;
 mod routes;
@@ -53,6 +54,7 @@ pub struct Daemon {
     pub ctl: Controller,
     pub procs: procs::Supervisor,
     pub args: DaemonArgs,
+    pub events: events::EventLog,
 }
 
 fn socket_path(host: &str) -> anyhow::Result<PathBuf> {
@@ -162,7 +164,9 @@ async fn serve(args: DaemonArgs) -> anyhow::Result<()> {
         ctl,
         procs: supervisor,
         args: args.clone(),
+        events: events::EventLog::default(),
     });
+    events::EventLog::follow(&daemon);
     daemon.procs.watch_running(daemon.clone()).await;
 
     if let Some(parent) = sock.parent() {
