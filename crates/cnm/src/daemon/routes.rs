@@ -37,25 +37,7 @@ async fn route(d: &Arc<Daemon>, r: Req) -> R {
     let path = r.path.clone();
     let m = r.method.clone();
     if path == "/_ping" && (m == Method::GET || m == Method::HEAD) {
-        let resp = Response::builder()
-            .status(200)
-            .header("Api-Version", r.version.to_string())
-            .header("Cache-Control", "no-cache, no-store, must-revalidate")
-            .header("Content-Type", "text/plain; charset=utf-8")
-            .header("Docker-Experimental", "false")
-            .header("Ostype", "linux")
-            .header("Pragma", "no-cache")
-            .header(
-                "Server",
-                format!("cnm/{} (linux)", env!("CARGO_PKG_VERSION")),
-            )
-            .body(if m == Method::HEAD {
-                full("")
-            } else {
-                full("OK")
-            })
-            .map_err(|e| ApiError::internal(e.to_string()))?;
-        return Ok(resp);
+        return ping(m == Method::HEAD);
     }
     if path == "/version" && m == Method::GET {
         return Ok(json(200, r.version, to_json_body(&version_body(d))));
@@ -66,6 +48,9 @@ async fn route(d: &Arc<Daemon>, r: Req) -> R {
             r.version,
             to_json_body(&info_body(d, r.version).await),
         ));
+    }
+    if path == "/events" && m == Method::GET {
+        return super::events::stream(d, &r);
     }
     if path == "/networks" && m == Method::GET {
         return networks_list(d, &r).await;
@@ -144,6 +129,26 @@ async fn route(d: &Arc<Daemon>, r: Req) -> R {
         }
     }
     Err(ApiError::not_found("page not found"))
+}
+
+/// `HEAD|GET /_ping`: moby answers HEAD with an explicit `Content-Length: 0` and GET with `OK`.
+fn ping(head: bool) -> R {
+    let b = Response::builder()
+        .status(200)
+        .header("Api-Version", ApiVersion::CURRENT.to_string())
+        .header("Cache-Control", "no-cache, no-store, must-revalidate");
+    let b = if head {
+        b.header("Content-Length", "0")
+    } else {
+        b
+    };
+    b.header("Content-Type", "text/plain; charset=utf-8")
+        .header("Docker-Experimental", "false")
+        .header("Ostype", "linux")
+        .header("Pragma", "no-cache")
+        .header("Server", super::http::server_header())
+        .body(full(if head { "" } else { "OK" }))
+        .map_err(|e| ApiError::internal(e.to_string()))
 }
 
 fn version_body(_d: &Arc<Daemon>) -> cnm_api::SystemVersion {
@@ -295,6 +300,9 @@ async fn networks_prune(d: &Arc<Daemon>, r: &Req) -> R {
         })
         .await
         .map_err(api_error)?;
+    // moby reports every prune, even one that removed nothing; networks free no disk space.
+    d.events
+        .publish_now("network", "prune", "", &[("reclaimed", "0")]);
     let body = cnm_api::NetworkPruneResponse::from_names(removed);
     Ok(json(200, r.version, to_json_body(&body)))
 }
