@@ -78,6 +78,9 @@ pub trait NetworkDriver: Send + Sync {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct IfaceConfig {
     pub ifname: String,
+    /// The name the driver created the interface under (`ids::staging_ifname`); an interface still
+    /// carrying it is renamed to `ifname` as it comes up.
+    pub staged_name: String,
     pub addresses: Vec<IpNet>,
     /// Disable IPv6 on the interface (it has no IPv6 address).
     pub no_ipv6: bool,

@@ -64,6 +64,13 @@ pub fn veth_name(endpoint_id: &str) -> String {
     format!("veth{}", &endpoint_id[..7.min(endpoint_id.len())])
 }
 
+/// The name a sandbox interface is created under before it is renamed to `eth0`, `eth1`, … when it comes
+/// up. Per-interface sysctls are written while it has this name: a name no other namespace uses keeps
+/// the kernel's /proc/sys lookups short, where thousands of namespaces all have an `eth0`.
+pub fn staging_ifname(endpoint_id: &str) -> String {
+    format!("cnm{}", &endpoint_id[..11.min(endpoint_id.len())])
+}
+
 const ADJECTIVES: &[&str] = &[
     "admiring",
     "brave",

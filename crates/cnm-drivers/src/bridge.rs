@@ -9,7 +9,7 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 use cnm_core::driver::{DriverError, DriverResult, NetworkDriver};
-use cnm_core::ids::{bridge_mac, short};
+use cnm_core::ids::{bridge_mac, short, staging_ifname};
 use cnm_core::model::{EndpointRecord, NetworkRecord};
 use cnm_core::options::BridgeOptions;
 use cnm_linux::{sysctl, Netlink, VethSpec};
@@ -101,8 +101,15 @@ impl BridgeDriver {
             .collect()
     }
 
-    /// Create (or adopt) the bridge and give it the gateway addresses. Returns (index, created).
-    async fn ensure_bridge(&self, net: &NetworkRecord, name: &str) -> DriverResult<(u32, bool)> {
+    /// Create (or adopt) the bridge and give it the gateway addresses. A bridge cnm owns carries exactly
+    /// those (a changed `--bip` moves docker0); an adopted one keeps whatever else its owner put on it.
+    /// Returns (index, created).
+    async fn ensure_bridge(
+        &self,
+        net: &NetworkRecord,
+        name: &str,
+        owned: bool,
+    ) -> DriverResult<(u32, bool)> {
         let opts = self.options(net)?;
         let (index, created) = match self.host.link_by_name(name).await.map_err(err)? {
             Some(l) if l.kind.as_deref() == Some("bridge") => (l.index, false),
@@ -127,7 +134,14 @@ impl BridgeDriver {
                 tracing::debug!(bridge = name, error = %e, "could not set disable_ipv6");
             }
             let have = self.host.addresses(index).await.map_err(err)?;
-            for a in Self::gateway_addresses(net) {
+            let want = Self::gateway_addresses(net);
+            if owned || created {
+                for a in have.iter().filter(|a| !want.contains(a) && !is_link_local(a)) {
+                    tracing::info!(bridge = name, address = %a, "removing an address the network no longer has");
+                    self.host.delete_address(index, *a).await.map_err(err)?;
+                }
+            }
+            for a in want {
                 if !have.contains(&a) {
                     self.host.add_address(index, a).await.map_err(err)?;
                 }
@@ -142,6 +156,16 @@ impl BridgeDriver {
             return Err(e);
         }
         Ok((index, created))
+    }
+}
+
+/// The kernel's `BR_MAX_PORTS`: port numbers are 10 bits and port 0 is reserved.
+const BRIDGE_MAX_PORTS: u32 = 1024;
+
+fn is_link_local(a: &IpNet) -> bool {
+    match a {
+        IpNet::V4(n) => n.addr().is_link_local(),
+        IpNet::V6(n) => n.addr().is_unicast_link_local(),
     }
 }
 
@@ -175,7 +199,8 @@ impl NetworkDriver for BridgeDriver {
 
     async fn create_network(&self, net: &mut NetworkRecord) -> DriverResult<()> {
         let name = self.bridge_name(net)?;
-        let (index, created) = self.ensure_bridge(net, &name).await?;
+        let owned = is_cnm_bridge_name(&name) || name == "docker0";
+        let (index, created) = self.ensure_bridge(net, &name, owned).await?;
         self.remember(net, index)?;
         net.bridge_name = Some(name.clone());
         // A device that existed before is the user's (or docker0 of a previous life): never delete it.
@@ -221,17 +246,24 @@ impl NetworkDriver for BridgeDriver {
             .host
             .create_veth(&VethSpec {
                 host_name,
-                peer_name: &ep.ifname,
+                peer_name: &staging_ifname(&ep.id),
                 peer_netns: netns,
                 peer_mac: ep.mac,
                 mtu: bridge.mtu,
                 master: Some(bridge.index),
+                host_ipv6_off: true,
             })
             .await;
         match res {
             Ok(()) => Ok(()),
             // Restore joins again: the pair made before the restart is kept.
             Err(e) if e.is_exists() => Ok(()),
+            // Docker passes the kernel's bare "exchange full" on; say what it means.
+            Err(e) if e.is_full() => Err(DriverError(format!(
+                "network {} is full: a Linux bridge holds at most {} endpoints ({e})",
+                net.name,
+                BRIDGE_MAX_PORTS - 1
+            ))),
             Err(e) => Err(err(e)),
         }
     }
@@ -256,7 +288,7 @@ impl NetworkDriver for BridgeDriver {
 
     async fn restore_network(&self, net: &NetworkRecord) -> DriverResult<()> {
         let name = self.bridge_name(net)?;
-        let (index, created) = self.ensure_bridge(net, &name).await?;
+        let (index, created) = self.ensure_bridge(net, &name, !net.bridge_adopted).await?;
         self.remember(net, index)?;
         if created {
             tracing::info!(bridge = %name, network = %net.name, "recreated missing bridge");

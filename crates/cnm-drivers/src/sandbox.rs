@@ -14,8 +14,8 @@ pub struct LinuxSandboxOs {
 }
 
 impl LinuxSandboxOs {
-    pub fn new(netns_dir: PathBuf) -> std::io::Result<Self> {
-        std::fs::create_dir_all(&netns_dir)?;
+    pub fn new(netns_dir: PathBuf) -> DriverResult<Self> {
+        netns::prepare_dir(&netns_dir).map_err(err)?;
         Ok(LinuxSandboxOs { dir: netns_dir })
     }
 }
@@ -54,15 +54,22 @@ impl SandboxOs for LinuxSandboxOs {
         if ifaces.is_empty() && *routes == RouteUpdate::NONE {
             return Ok(());
         }
-        let no_v6: Vec<String> = ifaces
+        let no_v6: Vec<(String, String)> = ifaces
             .iter()
             .filter(|i| i.no_ipv6)
-            .map(|i| i.ifname.clone())
+            .map(|i| (i.staged_name.clone(), i.ifname.clone()))
             .collect();
         let nl = Netlink::in_netns(key, move || {
             // Interfaces with only IPv4 get no IPv6 at all (CVE-2024-32473: no SLAAC/link-local surprises).
-            for ifname in &no_v6 {
-                sysctl::write_iface("ipv6", ifname, "disable_ipv6", "1")?;
+            // Written before the interface comes up, under its staging name; an interface that already
+            // has its final name (restore) had this done when it was made.
+            for (staged, ifname) in &no_v6 {
+                match sysctl::write_iface("ipv6", staged, "disable_ipv6", "1") {
+                    Err(e) if e.is_not_found() => {
+                        sysctl::write_iface("ipv6", ifname, "disable_ipv6", "1")?
+                    }
+                    other => other?,
+                }
             }
             Ok(())
         })
@@ -70,15 +77,24 @@ impl SandboxOs for LinuxSandboxOs {
         .map_err(err)?;
         let mut index: HashMap<String, u32> = HashMap::new();
         for i in ifaces {
-            let link = nl
-                .link_by_name(&i.ifname)
-                .await
-                .map_err(err)?
-                .ok_or_else(|| DriverError(format!("interface {} missing in sandbox", i.ifname)))?;
+            let (link, staged) = match nl.link_by_name(&i.staged_name).await.map_err(err)? {
+                Some(l) => (l, true),
+                None => (
+                    nl.link_by_name(&i.ifname)
+                        .await
+                        .map_err(err)?
+                        .ok_or_else(|| {
+                            DriverError(format!("interface {} missing in sandbox", i.ifname))
+                        })?,
+                    false,
+                ),
+            };
             for a in &i.addresses {
                 nl.add_address(link.index, *a).await.map_err(err)?;
             }
-            if !link.up {
+            if staged {
+                nl.rename_up(link.index, &i.ifname).await.map_err(err)?;
+            } else if !link.up {
                 nl.set_up(link.index).await.map_err(err)?;
             }
             index.insert(i.ifname.clone(), link.index);

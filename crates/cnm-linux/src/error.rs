@@ -45,6 +45,11 @@ impl LinuxError {
         }
     }
 
+    /// EXFULL: a bridge refusing another port (it holds at most 1023).
+    pub fn is_full(&self) -> bool {
+        self.errno() == Some(nix::errno::Errno::EXFULL)
+    }
+
     pub fn is_exists(&self) -> bool {
         self.errno() == Some(nix::errno::Errno::EEXIST)
     }

@@ -39,6 +39,10 @@ pub struct VethSpec<'a> {
     pub peer_mac: Option<[u8; 6]>,
     pub mtu: Option<u32>,
     pub master: Option<u32>,
+    /// Keep IPv6 off on the host end. A bridge port needs no address of its own, and every IPv6-enabled
+    /// port adds link-local, prefix and multicast routes that the kernel walks on each later link change,
+    /// so attaches would slow down with the number of containers.
+    pub host_ipv6_off: bool,
 }
 
 #[derive(Clone)]
@@ -144,8 +148,10 @@ impl Netlink {
             .name(spec.host_name.to_string())
             .set_info_data(netlink_packet_route::link::InfoData::Veth(InfoVeth::Peer(
                 peer.build(),
-            )))
-            .up();
+            )));
+        if !spec.host_ipv6_off {
+            host = host.up();
+        }
         if let Some(mtu) = spec.mtu {
             host = host.mtu(mtu);
         }
@@ -154,7 +160,38 @@ impl Netlink {
         }
         let res = self.handle.link().add(host.build()).execute().await;
         drop(ns);
-        res.map_err(|e| LinuxError::netlink(format!("create veth {}", spec.host_name), e))
+        res.map_err(|e| LinuxError::netlink(format!("create veth {}", spec.host_name), e))?;
+        if spec.host_ipv6_off {
+            // Before the link comes up, so the kernel never configures IPv6 on it.
+            crate::sysctl::write_iface("ipv6", spec.host_name, "disable_ipv6", "1")?;
+            self.set_up_by_name(spec.host_name).await?;
+        }
+        Ok(())
+    }
+
+    async fn set_up_by_name(&self, name: &str) -> Result<()> {
+        self.handle
+            .link()
+            .set(LinkUnspec::new_with_name(name).up().build())
+            .execute()
+            .await
+            .map_err(|e| LinuxError::netlink(format!("set {name} up"), e))
+    }
+
+    /// Rename a link that is down and bring it up, in one message (the kernel renames before it applies
+    /// the flags).
+    pub async fn rename_up(&self, index: u32, name: &str) -> Result<()> {
+        self.handle
+            .link()
+            .set(
+                LinkUnspec::new_with_index(index)
+                    .name(name.to_string())
+                    .up()
+                    .build(),
+            )
+            .execute()
+            .await
+            .map_err(|e| LinuxError::netlink(format!("rename link {index} to {name}"), e))
     }
 
     pub async fn set_up(&self, index: u32) -> Result<()> {
@@ -228,6 +265,30 @@ impl Netlink {
             }
         }
         Ok(out)
+    }
+
+    /// Remove one address from an interface; an address that is not there is not an error.
+    pub async fn delete_address(&self, index: u32, addr: IpNet) -> Result<()> {
+        let msgs: Vec<_> = self
+            .handle
+            .address()
+            .get()
+            .set_link_index_filter(index)
+            .set_address_filter(addr.addr())
+            .set_prefix_length_filter(addr.prefix_len())
+            .execute()
+            .try_collect()
+            .await
+            .map_err(|e| LinuxError::netlink("list addresses", e))?;
+        for m in msgs.into_iter().filter(|m| m.header.index == index) {
+            self.handle
+                .address()
+                .del(m)
+                .execute()
+                .await
+                .map_err(|e| LinuxError::netlink(format!("delete address {addr}"), e))?;
+        }
+        Ok(())
     }
 
     /// Add (or replace) the default route of one family through `gateway` on interface `oif`.

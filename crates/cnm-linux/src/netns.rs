@@ -143,6 +143,75 @@ pub fn is_bound(path: &Path) -> bool {
     }
 }
 
+/// Whether `path` is the root of a mount.
+fn is_mount_root(path: &Path) -> Result<bool> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| LinuxError::NotFound(path.display().to_string()))?;
+    // SAFETY: statx(2) into a zeroed struct we own, with a NUL-terminated path.
+    let (res, stx) = unsafe {
+        let mut stx: libc::statx = std::mem::zeroed();
+        let res = libc::statx(
+            libc::AT_FDCWD,
+            c.as_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW,
+            libc::STATX_BASIC_STATS,
+            &mut stx,
+        );
+        (res, stx)
+    };
+    if res != 0 {
+        return Err(LinuxError::io(
+            format!("statx {}", path.display()),
+            std::io::Error::last_os_error(),
+        ));
+    }
+    Ok(
+        stx.stx_attributes_mask & libc::STATX_ATTR_MOUNT_ROOT as u64 != 0
+            && stx.stx_attributes & libc::STATX_ATTR_MOUNT_ROOT as u64 != 0,
+    )
+}
+
+/// Make the namespace directory a private mount of its own. Private: namespace files bound under it
+/// never propagate into other mount namespaces (each copy would keep a namespace alive and make every
+/// later unbind walk them). A mount of its own: a container's mount namespace drops the whole directory
+/// with one lazy unmount (see `detach_dir`).
+pub fn prepare_dir(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| LinuxError::io(format!("create {}", dir.display()), e))?;
+    if !is_mount_root(dir)? {
+        mount(Some(dir), dir, None::<&str>, MsFlags::MS_BIND, None::<&str>).map_err(|errno| {
+            LinuxError::Errno {
+                op: format!("bind-mount {} on itself", dir.display()),
+                errno,
+            }
+        })?;
+    }
+    mount(
+        None::<&str>,
+        dir,
+        None::<&str>,
+        MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .map_err(|errno| LinuxError::Errno {
+        op: format!("make {} private", dir.display()),
+        errno,
+    })
+}
+
+/// In a freshly unshared mount namespace: drop the namespace directory and every namespace file bound
+/// under it, so the copy holds no other sandbox's namespace.
+pub fn detach_dir(dir: &Path) -> Result<()> {
+    match umount2(dir, MntFlags::MNT_DETACH) {
+        Ok(()) | Err(nix::errno::Errno::EINVAL) | Err(nix::errno::Errno::ENOENT) => Ok(()),
+        Err(errno) => Err(LinuxError::Errno {
+            op: format!("detach {}", dir.display()),
+            errno,
+        }),
+    }
+}
+
 /// Names of the files in a namespace directory.
 pub fn list(dir: &Path) -> Vec<String> {
     let Ok(rd) = std::fs::read_dir(dir) else {

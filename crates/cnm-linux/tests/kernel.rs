@@ -41,6 +41,7 @@ fn veth_peer_is_created_inside_the_namespace() {
             peer_mac: Some([2, 0, 0, 0, 0, 9]),
             mtu: Some(1400),
             master: Some(br),
+            host_ipv6_off: true,
         })
         .await
         .expect("veth");

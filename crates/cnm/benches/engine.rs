@@ -15,6 +15,24 @@ fn pct(v: &[Duration], p: f64) -> f64 {
     s[((s.len() as f64 - 1.0) * p).round() as usize]
 }
 
+/// `(sandbox, process)` durations from the start response's `Server-Timing` header.
+fn server_timing(head: &str) -> (Duration, Duration) {
+    let line = head
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("server-timing:"))
+        .expect("Server-Timing header on start");
+    let dur = |name: &str| {
+        line.split([':', ','])
+            .map(str::trim)
+            .find(|p| p.starts_with(&format!("{name};")))
+            .and_then(|p| p.split("dur=").nth(1))
+            .and_then(|v| v.parse::<f64>().ok())
+            .map(|ms| Duration::from_secs_f64(ms / 1000.0))
+            .expect("timing entry")
+    };
+    (dur("sandbox"), dur("process"))
+}
+
 fn rss_kb(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
@@ -52,6 +70,9 @@ fn main() {
         .ok();
 
     let mut attach = Vec::new();
+    // Server-side sandbox + endpoint time, and the client-side total minus the process start.
+    let mut sandbox = Vec::new();
+    let mut net_attach = Vec::new();
     let mut ids = Vec::new();
     for i in 0..n {
         let body = r#"{"Cmd":["sleep","100000"],"HostConfig":{"NetworkMode":"bench"}}"#;
@@ -60,9 +81,13 @@ fn main() {
         assert_eq!(st, 201, "{resp}");
         let id: serde_json::Value = serde_json::from_str(&resp).expect("json");
         let id = id["Id"].as_str().expect("id").to_string();
-        let (st, resp) = w.http("POST", &format!("/containers/{id}/start"), None);
-        attach.push(t.elapsed());
+        let (st, head, resp) = w.http_full("POST", &format!("/containers/{id}/start"), None);
+        let total = t.elapsed();
         assert_eq!(st, 204, "{resp}");
+        let (sb, process) = server_timing(&head);
+        attach.push(total);
+        sandbox.push(sb);
+        net_attach.push(total.saturating_sub(process));
         ids.push(id);
     }
     let rss_n = rss_kb(w.daemon_pid());
@@ -119,6 +144,18 @@ fn main() {
         pct(&attach, 0.99)
     );
     println!(
+        "| attach without the process start (create+start through the API minus the server's process time) | {:.2} | {:.2} | {:.2} |",
+        pct(&net_attach, 0.5),
+        pct(&net_attach, 0.9),
+        pct(&net_attach, 0.99)
+    );
+    println!(
+        "| sandbox + endpoint, measured in the daemon (namespace, veth, addresses, routes, files, store) | {:.2} | {:.2} | {:.2} |",
+        pct(&sandbox, 0.5),
+        pct(&sandbox, 0.9),
+        pct(&sandbox, 0.99)
+    );
+    println!(
         "| remove (force, running) | {:.2} | {:.2} | {:.2} |",
         pct(&removes, 0.5),
         pct(&removes, 0.9),
@@ -131,6 +168,18 @@ fn main() {
         pct(&creates, 0.99)
     );
     println!();
+    for (label, v) in [
+        ("attach", &attach),
+        ("attach without process", &net_attach),
+        ("sandbox + endpoint", &sandbox),
+    ] {
+        println!(
+            "scaling of {label}: first {k} mean {:.2} ms, last {k} mean {:.2} ms, ratio {:.2}",
+            mean(&v[..k]),
+            mean(&v[n - k..]),
+            mean(&v[n - k..]) / mean(&v[..k])
+        );
+    }
     println!("attach mean of the first {k}: {:.2} ms; of the last {k} (containers {}..{n}): {:.2} ms; ratio {:.2}", mean(first), n - k, mean(last), mean(last) / mean(first));
     println!(
         "daemon RSS: idle {} kB, with {n} endpoints {} kB",

@@ -33,6 +33,9 @@ pub struct ShimSpec {
     pub working_dir: String,
     pub log_path: PathBuf,
     pub exit_path: PathBuf,
+    /// Mounts the container's mount namespace drops (the sandbox namespace directory).
+    #[serde(default)]
+    pub detach: Vec<PathBuf>,
 }
 
 const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -206,6 +209,9 @@ fn enter_container(
         None::<&str>,
     )
     .map_err(|e| format!("make / private: {e}"))?;
+    for dir in &spec.detach {
+        cnm_linux::netns::detach_dir(dir).map_err(|e| e.to_string())?;
+    }
     for (src, dst) in &spec.bind_files {
         if !dst.exists() {
             continue;

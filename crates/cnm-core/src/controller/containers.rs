@@ -355,9 +355,9 @@ impl Controller {
         } else {
             render_resolv_legacy(&host_rc, &dns, ctr.config.mode == NetworkMode::Host)
         };
-        write_atomic(&dir.join("hosts"), &hosts)?;
-        write_atomic(&dir.join("resolv.conf"), &resolv)?;
-        write_atomic(&dir.join("hostname"), &format!("{hostname}\n"))?;
+        write_in_place(&dir.join("hosts"), &hosts)?;
+        write_in_place(&dir.join("resolv.conf"), &resolv)?;
+        write_in_place(&dir.join("hostname"), &format!("{hostname}\n"))?;
         Ok(())
     }
 
@@ -724,16 +724,10 @@ fn nix_hostname() -> String {
         .unwrap_or_default()
 }
 
-/// Replace a file's content. An existing file is rewritten in place: running containers see it through a
-/// bind mount of that very inode, which a rename would leave behind.
-fn write_atomic(path: &Path, content: &str) -> Result<()> {
-    if path.exists() {
-        return std::fs::write(path, content)
-            .map_err(|e| CoreError::Internal(format!("write {}: {e}", path.display())));
-    }
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, content)
-        .map_err(|e| CoreError::Internal(format!("write {}: {e}", tmp.display())))?;
-    std::fs::rename(&tmp, path)
-        .map_err(|e| CoreError::Internal(format!("rename {}: {e}", path.display())))
+/// Replace a file's content in place. Running containers see the file through a bind mount of that very
+/// inode, which a rename would leave behind; a file made for a container that has not started yet is
+/// read by nobody until it is complete, and a start after a crash writes it again.
+fn write_in_place(path: &Path, content: &str) -> Result<()> {
+    std::fs::write(path, content)
+        .map_err(|e| CoreError::Internal(format!("write {}: {e}", path.display())))
 }

@@ -286,6 +286,7 @@ impl Controller {
             .filter(|ep| !ep.ifname.is_empty())
             .map(|ep| IfaceConfig {
                 ifname: ep.ifname.clone(),
+                staged_name: crate::ids::staging_ifname(&ep.id),
                 addresses: [ep.ipv4, ep.ipv6].into_iter().flatten().collect(),
                 no_ipv6: ep.ipv6.is_none(),
             })

@@ -105,6 +105,7 @@ impl Supervisor {
             working_dir: sb.working_dir.clone(),
             log_path: self.log_path(&daemon.args.data_root, &sb.id),
             exit_path,
+            detach: vec![daemon.ctl.config().netns_dir()],
         };
         let spec_path = dir.join("shim.json");
         let bytes = serde_json::to_vec(&spec).map_err(|e| ApiError::internal(e.to_string()))?;

@@ -242,6 +242,12 @@ impl World {
 
     /// Raw HTTP request to the daemon; returns (status, body).
     pub fn http(&self, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
+        let (status, _, body) = self.http_full(method, path, body);
+        (status, body)
+    }
+
+    /// Raw HTTP request to the daemon; returns (status, header block, body).
+    pub fn http_full(&self, method: &str, path: &str, body: Option<&str>) -> (u16, String, String) {
         use std::io::{Read, Write};
         let mut s =
             std::os::unix::net::UnixStream::connect(self.path("cnm.sock")).expect("connect");
@@ -260,9 +266,9 @@ impl World {
             .nth(1)
             .and_then(|s| s.parse().ok())
             .unwrap_or(0);
-        let body = text
+        let (head, body) = text
             .split_once("\r\n\r\n")
-            .map(|(_, b)| b.to_string())
+            .map(|(h, b)| (h.to_string(), b.to_string()))
             .unwrap_or_default();
         let body = if text
             .to_ascii_lowercase()
@@ -272,7 +278,7 @@ impl World {
         } else {
             body
         };
-        (status, body)
+        (status, head, body)
     }
 
     /// `cnm run -d --name NAME [opts…] -- CMD…`; returns the container id.

@@ -1,0 +1,386 @@
+//! End-to-end tests of sandbox lifetimes and addressing options, each in its own world (see `common`).
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::World;
+
+/// Host-side veth names on a bridge.
+fn ports(w: &World, bridge: &str) -> Vec<String> {
+    w.sh(&format!("ip -o link show master {bridge}"))
+        .ok()
+        .stdout
+        .lines()
+        .filter_map(|l| l.split(": ").nth(1))
+        .map(|n| n.split('@').next().unwrap_or(n).to_string())
+        .collect()
+}
+
+fn bridge_of(w: &World, network: &str) -> String {
+    let id = w.inspect("network", network)["Id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    format!("br-{}", &id[..12])
+}
+
+#[track_caller]
+fn wait_until(what: &str, mut ok: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !ok() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "timed out waiting: {what}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn removing_a_container_frees_its_interface_while_others_keep_running() {
+    let w = World::new();
+    w.cnm(&["network", "create", "app"]).ok();
+    let br = bridge_of(&w, "app");
+    w.run_bg("ca", &["--network", "app"], &["sleep", "1000"]);
+    w.run_bg("cb", &["--network", "app"], &["sleep", "1000"]);
+    assert_eq!(ports(&w, &br).len(), 2);
+    // The later container's mount namespace must not keep the earlier one's network namespace alive.
+    w.cnm(&["rm", "-f", "ca"]).ok();
+    wait_until("a's veth to go with its namespace", || {
+        ports(&w, &br).len() == 1
+    });
+    w.run_bg("cc", &["--network", "app"], &["sleep", "1000"]);
+    w.cnm(&["rm", "-f", "cb"]).ok();
+    wait_until("b's veth to go", || ports(&w, &br).len() == 1);
+}
+
+#[test]
+fn container_mount_namespace_does_not_see_other_sandboxes() {
+    let w = World::new();
+    w.cnm(&["network", "create", "app"]).ok();
+    w.run_bg("ca", &["--network", "app"], &["sleep", "1000"]);
+    w.run_bg("cb", &["--network", "app"], &["sleep", "1000"]);
+    let netns_dir = w.path("exec/netns");
+    let mounts = w
+        .cnm(&["exec", "cb", "--", "cat", "/proc/self/mountinfo"])
+        .ok()
+        .stdout;
+    let dir = netns_dir.to_str().expect("path");
+    assert!(
+        !mounts.lines().any(|l| l.contains(dir)),
+        "sandbox namespace files visible inside a container:\n{mounts}"
+    );
+}
+
+fn v6_address(w: &World, ctr: &str, network: &str) -> String {
+    w.inspect("container", ctr)["NetworkSettings"]["Networks"][network]["GlobalIPv6Address"]
+        .as_str()
+        .expect("ipv6 address")
+        .to_string()
+}
+
+#[test]
+fn ipv6_network_with_a_subnet_gives_dual_stack_interfaces_that_talk() {
+    let w = World::new();
+    w.cnm(&[
+        "network",
+        "create",
+        "--ipv6",
+        "--subnet",
+        "fd00:db8:1::/64",
+        "v6net",
+    ])
+    .ok();
+    let n = w.inspect("network", "v6net");
+    assert_eq!(n["EnableIPv6"], true);
+    let cfg = n["IPAM"]["Config"].as_array().expect("config");
+    assert!(
+        cfg.iter().any(|c| c["Subnet"] == "fd00:db8:1::/64"),
+        "{cfg:?}"
+    );
+    // Docker adds an IPv4 subnet from the default pools next to the user's IPv6 one.
+    assert!(
+        cfg.iter().any(|c| c["Subnet"] == "172.18.0.0/16"),
+        "{cfg:?}"
+    );
+    w.run_bg("c6a", &["--network", "v6net"], &["sleep", "1000"]);
+    w.run_bg("c6b", &["--network", "v6net"], &["sleep", "1000"]);
+    let a = v6_address(&w, "c6a", "v6net");
+    let b = v6_address(&w, "c6b", "v6net");
+    assert_eq!(a, "fd00:db8:1::2");
+    assert_eq!(b, "fd00:db8:1::3");
+    let addr = w
+        .cnm(&["exec", "c6a", "--", "ip", "-6", "addr", "show", "eth0"])
+        .ok()
+        .stdout;
+    assert!(addr.contains(&format!("inet6 {a}/64")), "{addr}");
+    let route = w
+        .cnm(&["exec", "c6a", "--", "ip", "-6", "route", "show", "default"])
+        .ok()
+        .stdout;
+    assert!(route.contains("via fd00:db8:1::1 dev eth0"), "{route}");
+    // Container to container and container to gateway over IPv6 (DAD may hold a fresh address briefly).
+    wait_until("IPv6 ping between containers", || {
+        w.cnm(&["exec", "c6a", "--", "ping", "-6", "-c1", "-W1", &b])
+            .code
+            == 0
+    });
+    w.cnm(&[
+        "exec",
+        "c6b",
+        "--",
+        "ping",
+        "-6",
+        "-c1",
+        "-W2",
+        "fd00:db8:1::1",
+    ])
+    .ok();
+    // IPv4 still works next to it.
+    let b4 = w.ip("c6b", "v6net");
+    w.cnm(&["exec", "c6a", "--", "ping", "-c1", "-W2", &b4])
+        .ok();
+}
+
+#[test]
+fn ipv6_network_without_a_subnet_gets_a_stable_ula_64() {
+    let mut w = World::new();
+    w.cnm(&["network", "create", "--ipv6", "auto6"]).ok();
+    let subnets = |w: &World, name: &str| -> Vec<String> {
+        w.inspect("network", name)["IPAM"]["Config"]
+            .as_array()
+            .expect("config")
+            .iter()
+            .filter_map(|c| c["Subnet"].as_str().map(str::to_string))
+            .collect()
+    };
+    let first = subnets(&w, "auto6");
+    let v6: Vec<&String> = first.iter().filter(|s| s.contains(':')).collect();
+    assert_eq!(v6.len(), 1, "{first:?}");
+    assert!(
+        v6[0].starts_with("fd") && v6[0].ends_with("::/64"),
+        "{v6:?}"
+    );
+    w.run_bg("u6", &["--network", "auto6"], &["sleep", "1000"]);
+    let a = v6_address(&w, "u6", "auto6");
+    let net: ipnet::Ipv6Net = v6[0].parse().expect("v6 subnet");
+    assert!(
+        net.contains(&a.parse::<std::net::Ipv6Addr>().expect("v6")),
+        "{a} in {net}"
+    );
+    // The ULA prefix comes from the host id: a second network takes the next /64 of the same /48, and
+    // the first keeps its subnet across a restart.
+    w.cnm(&["network", "create", "--ipv6", "auto6b"]).ok();
+    let second = subnets(&w, "auto6b");
+    let v6b: Vec<&String> = second.iter().filter(|s| s.contains(':')).collect();
+    assert_eq!(v6b.len(), 1);
+    assert_ne!(v6b[0], v6[0]);
+    assert_eq!(
+        v6b[0].split(':').take(3).collect::<Vec<_>>(),
+        v6[0].split(':').take(3).collect::<Vec<_>>()
+    );
+    w.stop_daemon(nix::sys::signal::Signal::SIGTERM);
+    w.start_daemon(&[]);
+    assert_eq!(subnets(&w, "auto6"), first);
+}
+
+#[test]
+fn aux_addresses_are_never_handed_out_and_mac_address_is_used() {
+    let w = World::new();
+    w.cnm(&[
+        "network",
+        "create",
+        "--subnet",
+        "10.77.0.0/24",
+        "--aux-address",
+        "router=10.77.0.2",
+        "--aux-address",
+        "printer=10.77.0.3",
+        "aux",
+    ])
+    .ok();
+    let n = w.inspect("network", "aux");
+    assert_eq!(
+        n["IPAM"]["Config"][0]["AuxiliaryAddresses"],
+        serde_json::json!({"printer":"10.77.0.3","router":"10.77.0.2"})
+    );
+    w.run_bg(
+        "m1",
+        &["--network", "aux", "--mac-address", "02:42:0a:4d:00:99"],
+        &["sleep", "1000"],
+    );
+    assert_eq!(w.ip("m1", "aux"), "10.77.0.4");
+    let c = w.inspect("container", "m1");
+    assert_eq!(
+        c["NetworkSettings"]["Networks"]["aux"]["MacAddress"],
+        "02:42:0a:4d:00:99"
+    );
+    let link = w
+        .cnm(&["exec", "m1", "--", "ip", "link", "show", "eth0"])
+        .ok()
+        .stdout;
+    assert!(link.contains("link/ether 02:42:0a:4d:00:99"), "{link}");
+    // A static address on an aux address is refused; nothing is left of the attempt.
+    let out = w.cnm(&[
+        "run",
+        "-d",
+        "--name",
+        "m2",
+        "--network",
+        "aux",
+        "--ip",
+        "10.77.0.2",
+        "--",
+        "sleep",
+        "1000",
+    ]);
+    assert_ne!(out.code, 0, "{} {}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains("Address already in use"),
+        "Docker's message: {}",
+        out.stderr
+    );
+    assert_eq!(w.sandboxes(), 1);
+}
+
+#[test]
+fn bip_and_default_address_pools_shape_the_daemons_networks() {
+    let mut w = World::new();
+    w.stop_daemon(nix::sys::signal::Signal::SIGTERM);
+    w.start_daemon(&[
+        "--bip",
+        "10.55.0.1/24",
+        "--default-address-pool",
+        "base=10.60.0.0/16,size=24",
+    ]);
+    let br = w.inspect("network", "bridge");
+    assert_eq!(br["IPAM"]["Config"][0]["Subnet"], "10.55.0.0/24");
+    assert_eq!(br["IPAM"]["Config"][0]["Gateway"], "10.55.0.1");
+    let addr = w.sh("ip -o -4 addr show dev docker0").ok().stdout;
+    assert!(addr.contains("10.55.0.1/24"), "{addr}");
+    assert!(!addr.contains("172.17.0.1"), "old bip must be gone: {addr}");
+    w.run_bg("onbr", &[], &["sleep", "1000"]);
+    assert_eq!(w.ip("onbr", "bridge"), "10.55.0.2");
+    for (name, want) in [("p1", "10.60.0.0/24"), ("p2", "10.60.1.0/24")] {
+        w.cnm(&["network", "create", name]).ok();
+        assert_eq!(
+            w.inspect("network", name)["IPAM"]["Config"][0]["Subnet"],
+            want
+        );
+    }
+    w.run_bg("onp2", &["--network", "p2"], &["sleep", "1000"]);
+    assert_eq!(w.ip("onp2", "p2"), "10.60.1.2");
+    w.cnm(&["exec", "onp2", "--", "ping", "-c1", "-W2", "10.60.1.1"])
+        .ok();
+}
+
+/// Links in the world's host namespace, by name.
+fn host_links(w: &World) -> Vec<String> {
+    w.sh("ip -o link show")
+        .ok()
+        .stdout
+        .lines()
+        .filter_map(|l| l.split(": ").nth(1))
+        .map(|n| n.split('@').next().unwrap_or(n).to_string())
+        .collect()
+}
+
+#[test]
+fn kill_9_in_the_middle_of_runs_leaves_nothing_a_restart_does_not_clean() {
+    let mut w = World::new();
+    w.cnm(&["network", "create", "--subnet", "10.66.0.0/24", "app"])
+        .ok();
+    let br = bridge_of(&w, "app");
+    for (round, delay_ms) in [25u64, 110, 200, 400].into_iter().enumerate() {
+        let clients: Vec<std::process::Child> = (0..8)
+            .map(|i| {
+                w.command(common::CNM)
+                    .args([
+                        "run",
+                        "-d",
+                        "--name",
+                        &format!("k{round}x{i}"),
+                        "--network",
+                        "app",
+                    ])
+                    .args(["--", "sleep", "1000"])
+                    .stdin(std::process::Stdio::null())
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .spawn()
+                    .expect("spawn cnm run")
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        w.stop_daemon(nix::sys::signal::Signal::SIGKILL);
+        for mut c in clients {
+            let _ = c.wait();
+        }
+        w.start_daemon(&[]);
+
+        // What the daemon says runs is exactly what has a namespace, a port on the bridge and an address.
+        let running: Vec<String> = w
+            .cnm(&["ps", "-q", "--no-trunc"])
+            .ok()
+            .stdout
+            .lines()
+            .map(str::to_string)
+            .collect();
+        let created = w.cnm(&["ps", "-aq"]).ok().stdout.lines().count();
+        eprintln!(
+            "round {round}: killed after {delay_ms} ms: {} running, {created} known",
+            running.len()
+        );
+        assert_eq!(
+            w.sandboxes(),
+            running.len(),
+            "round {round}: namespace files vs running containers"
+        );
+        wait_until("ports of killed attaches to go", || {
+            ports(&w, &br).len() == running.len()
+        });
+        let strays: Vec<String> = host_links(&w)
+            .into_iter()
+            .filter(|l| l.starts_with("veth") || l.starts_with("cnm"))
+            .filter(|l| !ports(&w, &br).contains(l))
+            .collect();
+        assert!(strays.is_empty(), "round {round}: stray links {strays:?}");
+        let net = w.inspect("network", "app");
+        let members = net["Containers"].as_object().expect("containers");
+        assert_eq!(members.len(), running.len(), "round {round}: {net}");
+        let mut addrs: Vec<String> = members
+            .values()
+            .map(|c| c["IPv4Address"].as_str().expect("addr").to_string())
+            .collect();
+        addrs.sort();
+        addrs.dedup();
+        assert_eq!(
+            addrs.len(),
+            running.len(),
+            "round {round}: duplicate addresses"
+        );
+        for id in &running {
+            w.cnm(&["exec", id, "--", "ping", "-c1", "-W2", "10.66.0.1"])
+                .ok();
+        }
+    }
+    // After all that, a new container still gets a free address and works.
+    w.run_bg("after", &["--network", "app"], &["sleep", "1000"]);
+    let ip = w.ip("after", "app");
+    w.cnm(&["exec", "after", "--", "ping", "-c1", "-W2", "10.66.0.1"])
+        .ok();
+    let net = w.inspect("network", "app");
+    let same = net["Containers"]
+        .as_object()
+        .expect("containers")
+        .values()
+        .filter(|c| {
+            c["IPv4Address"]
+                .as_str()
+                .unwrap_or("")
+                .starts_with(&format!("{ip}/"))
+        })
+        .count();
+    assert_eq!(same, 1, "{ip} handed out twice");
+}
