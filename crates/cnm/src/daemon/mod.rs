@@ -6,6 +6,7 @@ mod events;
 mod http;
 mod procs;
 mod routes;
+mod system;
 
 use std::net::IpAddr;
 use std::path::PathBuf;
