@@ -195,9 +195,14 @@ async fn networks_list(d: &Arc<Daemon>, r: &Req) -> R {
 
 async fn network_create(d: &Arc<Daemon>, r: &Req) -> R {
     let req: cnm_api::NetworkCreateRequest = decode_json_body(&r.body)?;
+    let mut create = convert::network_create(req);
+    // API 1.44 deprecated `CheckDuplicate`: from there on a name is always checked.
+    if r.version >= ApiVersion::V1_44 {
+        create.check_duplicate = true;
+    }
     let (id, warning) = d
         .ctl
-        .create_network(convert::network_create(req))
+        .create_network(create)
         .await
         .map_err(api_error)?;
     Ok(json(
