@@ -191,7 +191,9 @@ pub async fn serve(
                 let d = daemon.clone();
                 tokio::spawn(async move {
                     let svc = hyper::service::service_fn(move |req| handle(d.clone(), req));
+                    // Docker's (Go's) canonical header case: `Api-Version`, `Content-Type`.
                     let conn = hyper::server::conn::http1::Builder::new()
+                        .title_case_headers(true)
                         .serve_connection(TokioIo::new(stream), svc)
                         .with_upgrades();
                     if let Err(e) = conn.await {

@@ -200,11 +200,7 @@ async fn network_create(d: &Arc<Daemon>, r: &Req) -> R {
     if r.version >= ApiVersion::V1_44 {
         create.check_duplicate = true;
     }
-    let (id, warning) = d
-        .ctl
-        .create_network(create)
-        .await
-        .map_err(api_error)?;
+    let (id, warning) = d.ctl.create_network(create).await.map_err(api_error)?;
     Ok(json(
         201,
         r.version,

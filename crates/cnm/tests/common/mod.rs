@@ -210,9 +210,11 @@ impl World {
         self.docker_env(&[], args)
     }
 
-    /// [`World::docker`] with extra environment (e.g. `DOCKER_API_VERSION`).
+    /// [`World::docker`] with extra environment (e.g. `DOCKER_API_VERSION`). `CNM_TEST_DOCKER`
+    /// names another docker CLI to test with (e.g. Debian's 20.10 one).
     pub fn docker_env(&self, env: &[(&str, &str)], args: &[&str]) -> Out {
-        let mut c = self.command("docker");
+        let bin = std::env::var("CNM_TEST_DOCKER").unwrap_or_else(|_| "docker".into());
+        let mut c = self.command(&bin);
         c.env("DOCKER_HOST", self.sock())
             .env("DOCKER_CONFIG", self.path("docker-config"))
             .env_remove("DOCKER_API_VERSION")
@@ -223,8 +225,8 @@ impl World {
         match c.output() {
             Ok(o) => Out::from(o),
             Err(e) => panic!(
-                "cannot run the docker CLI ({e}): these tests need `docker` on PATH \
-                 (Debian package docker.io; .ci/run installs it)"
+                "cannot run the docker CLI {bin:?} ({e}): these tests need `docker` on PATH \
+                 (scripts/install-docker-cli.sh installs Debian's, as .ci/run does)"
             ),
         }
     }
