@@ -142,6 +142,12 @@ impl RouteUpdate {
 pub trait SandboxOs: Send + Sync {
     /// Create an empty namespace bound at `key` (with `lo` up).
     async fn create(&self, key: &Path) -> DriverResult<()>;
+    /// Get ready for the next `create` in the background (after an attach, off its path).
+    fn replenish(&self) {}
+    /// Directories of namespace files that container mount namespaces must not keep copies of.
+    fn private_dirs(&self) -> Vec<std::path::PathBuf> {
+        Vec::new()
+    }
     /// Drop a namespace; the kernel tears its interfaces down asynchronously.
     fn destroy(&self, key: &Path) -> DriverResult<()>;
     /// Whether the namespace file is still bound.

@@ -4,6 +4,7 @@
 pub mod bridge;
 pub mod sandbox;
 pub mod simple;
+pub mod spares;
 
 pub use bridge::BridgeDriver;
 pub use sandbox::LinuxSandboxOs;

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use cnm_core::driver::{
@@ -9,14 +10,27 @@ use cnm_core::driver::{
 };
 use cnm_linux::{netns, sysctl, Netlink};
 
+use crate::spares::SparePool;
+
 pub struct LinuxSandboxOs {
     dir: PathBuf,
+    spares: Arc<SparePool>,
 }
 
 impl LinuxSandboxOs {
-    pub fn new(netns_dir: PathBuf) -> DriverResult<Self> {
+    /// Sandboxes bound under `netns_dir`, with `spares` namespaces made ahead of time in `spare_dir`.
+    pub fn new(netns_dir: PathBuf, spare_dir: PathBuf, spares: usize) -> DriverResult<Self> {
         netns::prepare_dir(&netns_dir).map_err(err)?;
-        Ok(LinuxSandboxOs { dir: netns_dir })
+        let spares = SparePool::new(spare_dir, spares).map_err(err)?;
+        Ok(LinuxSandboxOs {
+            dir: netns_dir,
+            spares,
+        })
+    }
+
+    /// Drop the spare namespaces (daemon shutdown).
+    pub fn drop_spares(&self) {
+        self.spares.drain();
     }
 }
 
@@ -27,7 +41,18 @@ fn err<E: std::fmt::Display>(e: E) -> DriverError {
 #[async_trait]
 impl SandboxOs for LinuxSandboxOs {
     async fn create(&self, key: &Path) -> DriverResult<()> {
+        if self.spares.take_into(key) {
+            return Ok(());
+        }
         netns::create(key).await.map_err(err)
+    }
+
+    fn replenish(&self) {
+        self.spares.replenish();
+    }
+
+    fn private_dirs(&self) -> Vec<PathBuf> {
+        vec![self.dir.clone(), self.spares.dir().to_path_buf()]
     }
 
     fn destroy(&self, key: &Path) -> DriverResult<()> {

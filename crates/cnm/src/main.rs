@@ -3,6 +3,7 @@
 mod cli;
 mod daemon;
 mod shim;
+mod spawner;
 
 use clap::Parser;
 
@@ -11,6 +12,9 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.len() == 3 && args[1] == "shim" {
         shim::main(&args[2]);
+    }
+    if args.len() >= 2 && args[1] == "spawner" {
+        spawner::main(&args[2..]);
     }
     let cli = cli::Cli::parse();
     let code = cli::run(cli);

@@ -40,7 +40,7 @@ pub struct ShimSpec {
 
 const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-fn report(out: &mut File, line: &str) {
+pub(crate) fn report(out: &mut File, line: &str) {
     let _ = out.write_all(line.as_bytes());
     let _ = out.write_all(b"\n");
     let _ = out.flush();
@@ -60,7 +60,13 @@ pub fn main(spec_path: &str) -> ! {
             std::process::exit(1);
         }
     };
-    // First fork: the daemon reaps this parent right away; the child lives on in its own session.
+    launch(spec, out, None)
+}
+
+/// Fork the shim proper into a session of its own and exit, so that whoever started us (the daemon or
+/// the spawner) reaps this process at once and never becomes the shim's parent. `netns` is the
+/// sandbox's namespace when the caller opened it already (the spawner cannot see the path).
+pub fn launch(spec: ShimSpec, mut out: File, netns: Option<File>) -> ! {
     // SAFETY: single-threaded at this point (nothing spawned threads yet).
     match unsafe { fork() } {
         Ok(ForkResult::Parent { .. }) => unsafe { libc::_exit(0) },
@@ -71,14 +77,14 @@ pub fn main(spec_path: &str) -> ! {
         }
     }
     let _ = nix::unistd::setsid();
-    run_shim(spec, out)
+    run_shim(spec, out, netns)
 }
 
 fn pipe_cloexec() -> nix::Result<(OwnedFd, OwnedFd)> {
     nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
 }
 
-fn run_shim(spec: ShimSpec, mut out: File) -> ! {
+fn run_shim(spec: ShimSpec, mut out: File, netns: Option<File>) -> ! {
     let fail = |out: &mut File, code: i32, msg: String| -> ! {
         report(out, &format!("err {code} {msg}"));
         std::process::exit(1)
@@ -91,13 +97,20 @@ fn run_shim(spec: ShimSpec, mut out: File) -> ! {
         Ok(f) => f,
         Err(e) => fail(&mut out, 125, format!("open log: {e}")),
     };
-    let netns = match &spec.netns {
-        Some(p) => match File::open(p) {
+    let netns = match (netns, &spec.netns) {
+        (Some(f), _) => Some(f),
+        (None, Some(p)) => match File::open(p) {
             Ok(f) => Some(f),
             Err(e) => fail(&mut out, 125, format!("open {}: {e}", p.display())),
         },
-        None => None,
+        (None, None) => None,
     };
+    // The daemon recognises its shims after a restart by name and working directory (the container's
+    // state directory): a forked shim's command line is the spawner's.
+    let _ = nix::sys::prctl::set_name(c"cnm-shim");
+    if let Some(state_dir) = spec.exit_path.parent() {
+        let _ = std::env::set_current_dir(state_dir);
+    }
     let (Ok((out_r, out_w)), Ok((err_r, err_w)), Ok((exec_r, exec_w))) =
         (pipe_cloexec(), pipe_cloexec(), pipe_cloexec())
     else {
@@ -226,10 +239,13 @@ fn enter_container(
         .map_err(|e| format!("bind {} on {}: {e}", src.display(), dst.display()))?;
     }
     nix::unistd::sethostname(&spec.hostname).map_err(|e| format!("sethostname: {e}"))?;
-    if !spec.working_dir.is_empty() {
-        std::env::set_current_dir(&spec.working_dir)
-            .map_err(|e| format!("chdir {}: {e}", spec.working_dir))?;
-    }
+    // Docker's default working directory is `/`.
+    let dir = if spec.working_dir.is_empty() {
+        "/"
+    } else {
+        spec.working_dir.as_str()
+    };
+    std::env::set_current_dir(dir).map_err(|e| format!("chdir {dir}: {e}"))?;
     // SAFETY: plain fd juggling in the single-threaded child before exec.
     unsafe {
         let devnull = libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY);

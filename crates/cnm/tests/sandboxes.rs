@@ -384,3 +384,131 @@ fn kill_9_in_the_middle_of_runs_leaves_nothing_a_restart_does_not_clean() {
         .count();
     assert_eq!(same, 1, "{ip} handed out twice");
 }
+
+#[test]
+fn spare_namespaces_are_made_ahead_used_and_dropped_on_shutdown() {
+    let mut w = World::new();
+    let spares = |w: &World| {
+        std::fs::read_dir(w.path("exec/netns-spare"))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    };
+    wait_until("the pool to fill", || spares(&w) == 4);
+    w.cnm(&["network", "create", "app"]).ok();
+    for i in 0..6 {
+        w.run_bg(&format!("sp{i}"), &["--network", "app"], &["sleep", "1000"]);
+    }
+    wait_until("the pool to refill", || spares(&w) == 4);
+    assert_eq!(w.sandboxes(), 6);
+    for i in 0..6 {
+        w.cnm(&[
+            "exec",
+            &format!("sp{i}"),
+            "--",
+            "ping",
+            "-c1",
+            "-W2",
+            "172.18.0.1",
+        ])
+        .ok();
+    }
+    w.stop_daemon(nix::sys::signal::Signal::SIGTERM);
+    assert_eq!(spares(&w), 0, "a clean shutdown drops its spares");
+    w.start_daemon(&[]);
+    wait_until("the pool to fill again", || spares(&w) == 4);
+    w.stop_daemon(nix::sys::signal::Signal::SIGKILL);
+    w.start_daemon(&[]);
+    wait_until("a killed daemon's spares replaced", || spares(&w) == 4);
+    for i in 0..6 {
+        w.cnm(&[
+            "exec",
+            &format!("sp{i}"),
+            "--",
+            "ping",
+            "-c1",
+            "-W2",
+            "172.18.0.1",
+        ])
+        .ok();
+    }
+}
+
+fn ppid(pid: u32) -> u32 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .expect("status")
+        .lines()
+        .find_map(|l| l.strip_prefix("PPid:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("ppid")
+}
+
+fn cmdline(pid: u32) -> Vec<String> {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .unwrap_or_default()
+        .split(|b| *b == 0)
+        .filter(|a| !a.is_empty())
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect()
+}
+
+/// The `cnm spawner` child of a daemon.
+fn spawner_of(daemon: u32) -> Option<u32> {
+    std::fs::read_dir("/proc")
+        .expect("proc")
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .find(|&p| {
+            std::fs::read_to_string(format!("/proc/{p}/status"))
+                .ok()
+                .and_then(|s| {
+                    s.lines()
+                        .find_map(|l| l.strip_prefix("PPid:"))
+                        .and_then(|v| v.trim().parse::<u32>().ok())
+                })
+                == Some(daemon)
+                && cmdline(p).get(1).map(String::as_str) == Some("spawner")
+        })
+}
+
+#[test]
+fn shims_are_forked_by_a_spawner_that_goes_with_its_daemon() {
+    let mut w = World::new();
+    w.cnm(&["network", "create", "app"]).ok();
+    w.run_bg("sh1", &["--network", "app"], &["sleep", "1000"]);
+    let pid = w.inspect("container", "sh1")["State"]["Pid"]
+        .as_u64()
+        .expect("pid") as u32;
+    let shim = ppid(pid);
+    assert_eq!(
+        std::fs::read_to_string(format!("/proc/{shim}/comm"))
+            .expect("comm")
+            .trim(),
+        "cnm-shim"
+    );
+    // A forked shim carries the spawner's command line, not `cnm shim SPEC`.
+    assert_eq!(cmdline(shim).get(1).map(String::as_str), Some("spawner"));
+    let old = spawner_of(w.daemon_pid()).expect("spawner of the first daemon");
+    w.stop_daemon(nix::sys::signal::Signal::SIGKILL);
+    wait_until("the killed daemon's spawner to exit", || {
+        !std::path::Path::new(&format!("/proc/{old}")).exists()
+            || std::fs::read_to_string(format!("/proc/{old}/status"))
+                .map(|s| s.contains("State:\tZ"))
+                .unwrap_or(true)
+    });
+    w.start_daemon(&[]);
+    // The container kept running and is recognised as running by the new daemon.
+    assert_eq!(w.inspect("container", "sh1")["State"]["Running"], true);
+    assert!(std::path::Path::new(&format!("/proc/{pid}")).exists());
+    w.run_bg("sh2", &["--network", "app"], &["sleep", "1000"]);
+    w.cnm(&[
+        "exec",
+        "sh2",
+        "--",
+        "ping",
+        "-c1",
+        "-W2",
+        &w.ip("sh1", "app"),
+    ])
+    .ok();
+    w.cnm(&["stop", "-t", "1", "sh1"]).ok();
+    assert_eq!(w.inspect("container", "sh1")["State"]["Running"], false);
+}

@@ -260,6 +260,9 @@ impl Controller {
             }
             return Err(e.into());
         }
+        if ctr.config.mode != NetworkMode::Host {
+            self.os.replenish();
+        }
         let dir = self.cfg.container_dir(&ctr.id);
         let started = StartedSandbox {
             id: ctr.id.clone(),
@@ -651,6 +654,11 @@ impl Controller {
         self.emit_network("disconnect", &net, &ctr.id);
         st.containers.insert(ctr.id.clone(), ctr);
         Ok(())
+    }
+
+    /// Directories a container's mount namespace drops (see `SandboxOs::private_dirs`).
+    pub fn private_dirs(&self) -> Vec<PathBuf> {
+        self.os.private_dirs()
     }
 
     /// A container with its endpoints (and their networks).

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{bail, Context};
-use cnm_core::driver::NetworkDriver;
+use cnm_core::driver::{NetworkDriver, SandboxOs};
 use cnm_core::{Controller, ControllerConfig};
 use cnm_drivers::{BridgeDriver, HostDriver, LinuxSandboxOs, NullDriver};
 use cnm_ipam::PoolSpec;
@@ -149,11 +149,24 @@ async fn serve(args: DaemonArgs) -> anyhow::Result<()> {
         Arc::new(HostDriver),
         Arc::new(NullDriver),
     ];
-    let os = Arc::new(LinuxSandboxOs::new(cfg.netns_dir())?);
-    let supervisor = procs::Supervisor::new(&args.exec_root);
-    let (ctl, report) = Controller::open(cfg, store, drivers, os, |c| supervisor.is_alive(c))
-        .await
-        .context("restore state")?;
+    let os = Arc::new(LinuxSandboxOs::new(
+        cfg.netns_dir(),
+        args.exec_root.join("netns-spare"),
+        cnm_drivers::spares::SPARES,
+    )?);
+    let spawner = match crate::spawner::Spawner::start(&os.private_dirs()) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            tracing::warn!(error = %e, "no shim spawner; shims will be exec'd");
+            None
+        }
+    };
+    let supervisor = procs::Supervisor::new(&args.exec_root, spawner);
+    let (ctl, report) =
+        Controller::open(cfg, store, drivers, os.clone(), |c| supervisor.is_alive(c))
+            .await
+            .context("restore state")?;
+    os.replenish();
     tracing::info!(
         networks = report.networks,
         running = report.running,
@@ -189,6 +202,7 @@ async fn serve(args: DaemonArgs) -> anyhow::Result<()> {
         tracing::info!("shutting down; containers keep running");
     };
     http::serve(listener, daemon, shutdown).await;
+    os.drop_spares();
     let _ = std::fs::remove_file(&sock);
     Ok(())
 }

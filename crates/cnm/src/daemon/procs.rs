@@ -2,6 +2,7 @@
 //! stop/kill, exec in a running container, and logs.
 
 use std::collections::HashMap;
+use std::fs::File;
 use std::io::Read;
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -21,6 +22,7 @@ use super::convert::api_error;
 use super::http::Body;
 use super::Daemon;
 use crate::shim::ShimSpec;
+use crate::spawner::Spawner;
 
 pub struct ExecState {
     pub container_id: String,
@@ -33,6 +35,8 @@ pub struct ExecState {
 
 pub struct Supervisor {
     exec_root: PathBuf,
+    /// Forks shims; without it (it could not start, or died) shims are exec'd.
+    spawner: Option<Spawner>,
     /// Exit codes of containers removed right after exiting (`--rm`), so a late `wait` still answers.
     tombstones: Mutex<HashMap<String, i32>>,
     pub execs: Mutex<HashMap<String, ExecState>>,
@@ -53,9 +57,10 @@ fn pidfd_open(pid: u32) -> std::io::Result<OwnedFd> {
 }
 
 impl Supervisor {
-    pub fn new(exec_root: &Path) -> Self {
+    pub fn new(exec_root: &Path, spawner: Option<Spawner>) -> Self {
         Supervisor {
             exec_root: exec_root.to_path_buf(),
+            spawner,
             tombstones: Mutex::new(HashMap::new()),
             execs: Mutex::new(HashMap::new()),
         }
@@ -69,13 +74,17 @@ impl Supervisor {
         data_root.join("containers").join(id).join("log")
     }
 
-    /// Whether a container recorded as running still has its shim (checked by pid and command line).
+    /// Whether a container recorded as running still has its shim: the pid runs in the container's state
+    /// directory (forked shims), or has the container in its command line (exec'd shims).
     pub fn is_alive(&self, c: &ContainerRecord) -> bool {
         if c.process.shim_pid == 0 {
             return false;
         }
-        let cmdline =
-            std::fs::read(format!("/proc/{}/cmdline", c.process.shim_pid)).unwrap_or_default();
+        let proc_dir = PathBuf::from(format!("/proc/{}", c.process.shim_pid));
+        if std::fs::read_link(proc_dir.join("cwd")).ok() == Some(self.state_dir(&c.id)) {
+            return true;
+        }
+        let cmdline = std::fs::read(proc_dir.join("cmdline")).unwrap_or_default();
         let text = String::from_utf8_lossy(&cmdline);
         text.contains("shim") && text.contains(&c.id)
     }
@@ -105,15 +114,51 @@ impl Supervisor {
             working_dir: sb.working_dir.clone(),
             log_path: self.log_path(&daemon.args.data_root, &sb.id),
             exit_path,
-            detach: vec![daemon.ctl.config().netns_dir()],
+            detach: daemon.ctl.private_dirs(),
         };
+        let outcome = match self.spawn_forked(&spec) {
+            Some(report) => tokio::task::spawn_blocking(move || -> Result<String, String> {
+                let mut text = String::new();
+                let mut report = report;
+                let _ = report.read_to_string(&mut text);
+                Ok(text)
+            })
+            .await
+            .map_err(|e| ApiError::internal(e.to_string()))?,
+            None => self.spawn_exec(&dir, &spec).await?,
+        };
+        self.started(daemon, &sb.id, outcome).await
+    }
+
+    /// Hand the spec to the spawner; None when there is none or it failed (the caller execs a shim).
+    fn spawn_forked(&self, spec: &ShimSpec) -> Option<File> {
+        let spawner = self.spawner.as_ref()?;
+        let netns = match &spec.netns {
+            Some(p) => Some(File::open(p).ok()?),
+            None => None,
+        };
+        match spawner.spawn(spec, netns.as_ref()) {
+            Ok(report) => Some(report),
+            Err(e) => {
+                tracing::warn!(error = %e, alive = spawner.alive(), "spawner failed; exec'ing the shim");
+                None
+            }
+        }
+    }
+
+    /// Exec `cnm shim SPEC` (the spec written next to the container's state).
+    async fn spawn_exec(
+        &self,
+        dir: &Path,
+        spec: &ShimSpec,
+    ) -> Result<Result<String, String>, ApiError> {
         let spec_path = dir.join("shim.json");
-        let bytes = serde_json::to_vec(&spec).map_err(|e| ApiError::internal(e.to_string()))?;
+        let bytes = serde_json::to_vec(spec).map_err(|e| ApiError::internal(e.to_string()))?;
         std::fs::write(&spec_path, bytes)
             .map_err(|e| ApiError::internal(format!("write shim spec: {e}")))?;
         let exe = std::env::current_exe()
             .map_err(|e| ApiError::internal(format!("own executable: {e}")))?;
-        let outcome = tokio::task::spawn_blocking(move || -> Result<String, String> {
+        tokio::task::spawn_blocking(move || -> Result<String, String> {
             let mut child = Command::new(exe)
                 .arg("shim")
                 .arg(&spec_path)
@@ -130,11 +175,20 @@ impl Supervisor {
             Ok(report)
         })
         .await
-        .map_err(|e| ApiError::internal(e.to_string()))?;
+        .map_err(|e| ApiError::internal(e.to_string()))
+    }
+
+    /// Act on a shim's report: running, or the start failed.
+    async fn started(
+        &self,
+        daemon: &Arc<Daemon>,
+        id: &str,
+        outcome: Result<String, String>,
+    ) -> Result<(), ApiError> {
         let report = match outcome {
             Ok(r) => r,
             Err(e) => {
-                let _ = daemon.ctl.start_failed(&sb.id, &e, 125).await;
+                let _ = daemon.ctl.start_failed(id, &e, 125).await;
                 return Err(ApiError::internal(e));
             }
         };
@@ -150,16 +204,16 @@ impl Supervisor {
                 let pid: u32 = pid.parse().unwrap_or(0);
                 daemon
                     .ctl
-                    .set_running(&sb.id, pid, shim_pid)
+                    .set_running(id, pid, shim_pid)
                     .await
                     .map_err(api_error)?;
-                self.watch(daemon.clone(), sb.id.clone(), shim_pid);
+                self.watch(daemon.clone(), id.to_string(), shim_pid);
                 Ok(())
             }
             (_, code, msg) => {
                 let code: i32 = code.and_then(|c| c.parse().ok()).unwrap_or(125);
                 let msg = msg.unwrap_or("failed to start").to_string();
-                let _ = daemon.ctl.start_failed(&sb.id, &msg, code).await;
+                let _ = daemon.ctl.start_failed(id, &msg, code).await;
                 // The CLI maps these statuses to Docker's exit codes 127 / 126.
                 let status = match code {
                     127 => 404,
