@@ -16,6 +16,8 @@ if [ "${#missing[@]}" -gt 0 ]; then
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+# The docker CLI for the docker-CLI tests: Debian's, without dockerd (see the script).
+"$(dirname "$0")/install-docker-cli.sh"
 if ! cargo nextest --version >/dev/null 2>&1; then
     cargo install cargo-nextest --locked
 fi

@@ -77,7 +77,7 @@ pub fn decode_json_body_opt<T: DeserializeOwned>(body: &[u8]) -> Result<Option<T
     let mut stream = serde_json::Deserializer::from_slice(body).into_iter::<Value>();
     let value = match stream.next() {
         Some(Ok(v)) => v,
-        Some(Err(e)) => return Err(json_error(&e)),
+        Some(Err(e)) => return Err(json_error(body, &e)),
         None => return Ok(None),
     };
     from_value_go(value)
@@ -85,9 +85,13 @@ pub fn decode_json_body_opt<T: DeserializeOwned>(body: &[u8]) -> Result<Option<T
         .map_err(|e| ApiError::bad_request(e.to_string()))
 }
 
-fn json_error(e: &serde_json::Error) -> ApiError {
+fn json_error(body: &[u8], e: &serde_json::Error) -> ApiError {
     match e.classify() {
         serde_json::error::Category::Eof => ApiError::bad_request("unexpected EOF"),
+        // Go's wording of the same syntax error; serde's own text only if Go would accept the body.
+        serde_json::error::Category::Syntax => ApiError::bad_request(
+            crate::go_syntax::go_syntax_error(body).unwrap_or_else(|| e.to_string()),
+        ),
         _ => ApiError::bad_request(e.to_string()),
     }
 }

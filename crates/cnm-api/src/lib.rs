@@ -9,7 +9,7 @@
 //! Docker writes compact JSON with struct fields in declaration order, map keys sorted bytewise, and
 //! one `"\n"` at the end. The types here declare their fields in Docker's key order and use
 //! `BTreeMap` for maps, so [`to_json_body`] reproduces Docker's bytes (the tests compare against the
-//! captured fixtures in `shared/fixtures/docker-api/`). `null` versus `{}`/`[]` is kept with `Option`
+//! captured fixtures in the repository's `fixtures/docker-api/`). `null` versus `{}`/`[]` is kept with `Option`
 //! wherever Docker distinguishes them.
 //!
 //! ## API versions
@@ -32,13 +32,17 @@
 //! * [`ApiError`]: status + message, body `{"message":"…"}\n`;
 //! * [`format_go_time`], [`GoTime`], [`parse_go_time`], [`ZERO_TIME`]: Go's time formats;
 //! * [`human_duration`], [`docker_status_string`]: `docker ps` status texts;
-//! * [`frame`], [`Demuxer`]: the multiplexed stdout/stderr stream of logs and exec.
+//! * [`frame`], [`Demuxer`]: the multiplexed stdout/stderr stream of logs and exec;
+//! * [`EventMessage`], [`parse_event_timestamp`]: `GET /events` lines, their filters and times;
+//! * [`go_syntax::go_syntax_error`]: Go's wording of malformed JSON.
 
 pub mod container;
 pub mod endpoint;
 pub mod error;
+pub mod events;
 pub mod exec;
 pub mod filters;
+pub mod go_syntax;
 pub mod json;
 pub mod network;
 pub mod stream;
@@ -55,6 +59,7 @@ pub use container::{
 };
 pub use endpoint::{api_aliases, EndpointIpamConfig, EndpointSettings};
 pub use error::{reason_phrase, ApiError};
+pub use events::{parse_event_timestamp, since_after_until, EventActor, EventMessage};
 pub use exec::{
     ExecCreateRequest, ExecCreateResponse, ExecInspect, ExecProcessConfig, ExecStartRequest,
 };

@@ -388,7 +388,7 @@ pub struct ContainerCounts {
 /// What [`SystemInfo::new`] needs; everything else gets fixed, sensible values.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct InfoInput {
-    /// Daemon identity (Docker: `XXXX:XXXX:…` key ID; any stable string).
+    /// Daemon identity (Docker 20.10: a `XXXX:XXXX:…` key ID; Docker ≥ 23: a UUID).
     pub id: String,
     /// Engine version (`ServerVersion`).
     pub server_version: String,
@@ -442,6 +442,10 @@ pub struct InfoInput {
     pub labels: Vec<String>,
     /// Warnings (`None` → `null`).
     pub warnings: Option<Vec<String>>,
+    /// The one runtime (`Runtimes`, `DefaultRuntime`): name and executable.
+    pub runtime: (String, String),
+    /// Containers keep running when the daemon stops (`LiveRestoreEnabled`).
+    pub live_restore: bool,
 }
 
 impl SystemInfo {
@@ -520,18 +524,18 @@ impl SystemInfo {
             experimental_build: false,
             server_version: input.server_version.clone(),
             runtimes: [(
-                "runc".to_string(),
+                input.runtime.0.clone(),
                 Runtime {
-                    path: "runc".into(),
+                    path: input.runtime.1.clone(),
                 },
             )]
             .into(),
-            default_runtime: "runc".into(),
+            default_runtime: input.runtime.0.clone(),
             swarm: SwarmInfo {
                 local_node_state: "inactive".into(),
                 ..Default::default()
             },
-            live_restore_enabled: false,
+            live_restore_enabled: input.live_restore,
             isolation: String::new(),
             init_binary: String::new(),
             containerd_commit: commit(""),

@@ -1,5 +1,5 @@
 //! Byte-for-byte checks against the HTTP exchanges captured from Docker 20.10 (API 1.41) in
-//! `shared/fixtures/docker-api/` (next to the repository).
+//! `fixtures/docker-api/` (copied into the repository from the shared capture set).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -8,7 +8,7 @@ use cnm_api::*;
 use serde_json::Value;
 
 fn fixture_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/docker-api")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/docker-api")
 }
 
 fn load(name: &str) -> Value {

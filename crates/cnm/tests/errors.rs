@@ -114,9 +114,12 @@ fn network_errors_match_docker() {
         .fails(1, "No such container: nope");
     w.cnm(&["network", "connect", "nonet", "c1"])
         .fails(1, "network nonet not found");
+    // Only clients below API 1.44 may skip the duplicate check (it is deprecated since).
     let dup = r#"{"Name":"dup","CheckDuplicate":false}"#;
-    w.http("POST", "/networks/create", Some(dup));
-    let (st, resp) = w.http("POST", "/networks/create", Some(dup));
+    w.http("POST", "/v1.41/networks/create", Some(dup));
+    let (st, _) = w.http("POST", "/networks/create", Some(dup));
+    assert_eq!(st, 409, "API 1.50 always checks names");
+    let (st, resp) = w.http("POST", "/v1.41/networks/create", Some(dup));
     assert_eq!(st, 201);
     assert!(resp.contains("already exists"), "{resp}");
     assert_api_error(

@@ -633,7 +633,8 @@ impl Controller {
             .get(&id)
             .cloned()
             .ok_or_else(|| CoreError::container_not_found(ctr_ref))?;
-        if net.driver == "host" {
+        // moby refuses only a host-mode container; any other is "not connected" to host (below).
+        if net.driver == "host" && ctr.config.mode == NetworkMode::Host {
             return Err(CoreError::BadRequest(
                 "container cannot be disconnected from host network or connected to host network"
                     .into(),

@@ -182,7 +182,8 @@ impl State {
             Lookup::NotFound | Lookup::AmbiguousName(_) => {
                 Err(CoreError::container_not_found(reference))
             }
-            Lookup::AmbiguousPrefix(_) => Err(CoreError::NotFound(format!(
+            // moby ≥ 23 (memdb view): an invalid-parameter error, 400.
+            Lookup::AmbiguousPrefix(_) => Err(CoreError::BadRequest(format!(
                 "multiple IDs found with provided prefix: {reference}"
             ))),
         }

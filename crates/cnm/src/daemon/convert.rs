@@ -384,7 +384,8 @@ pub fn container_inspect(
         config: cnm_api::ContainerConfig {
             hostname: c.hostname(),
             domainname: c.config.domainname.clone(),
-            env: Some(c.config.env.clone()),
+            // moby falls back to the image's env when the request has none; cnm has no image.
+            env: (!c.config.env.is_empty()).then(|| c.config.env.clone()),
             cmd: Some(c.config.cmd.clone()),
             working_dir: c.config.working_dir.clone(),
             labels: c.config.labels.clone(),

@@ -27,27 +27,35 @@ pub fn full(data: impl Into<Bytes>) -> Body {
         .boxed()
 }
 
-fn base(status: u16, version: ApiVersion) -> hyper::http::response::Builder {
-    Response::builder()
-        .status(status)
-        .header("Api-Version", version.to_string())
-        .header("Docker-Experimental", "false")
-        .header("Ostype", "linux")
-        .header(
-            "Server",
-            format!("cnm/{} (linux)", env!("CARGO_PKG_VERSION")),
-        )
+/// The `Server` header (Docker sends `Docker/<version> (linux)`).
+pub fn server_header() -> String {
+    format!("cnm/{} (linux)", env!("CARGO_PKG_VERSION"))
 }
 
-pub fn json(status: u16, version: ApiVersion, body: String) -> Response<Body> {
-    base(status, version)
-        .header("Content-Type", "application/json")
+/// Docker's response headers, in Docker's order. `Api-Version` is always the version the daemon
+/// claims, whatever prefix the request used: that is what clients negotiate down from (moby's version
+/// middleware does the same). The client's version (`_version` of the callers) only shapes bodies.
+fn base(status: u16, content_type: Option<&str>) -> hyper::http::response::Builder {
+    let b = Response::builder()
+        .status(status)
+        .header("Api-Version", ApiVersion::CURRENT.to_string());
+    let b = match content_type {
+        Some(ct) => b.header("Content-Type", ct),
+        None => b,
+    };
+    b.header("Docker-Experimental", "false")
+        .header("Ostype", "linux")
+        .header("Server", server_header())
+}
+
+pub fn json(status: u16, _version: ApiVersion, body: String) -> Response<Body> {
+    base(status, Some("application/json"))
         .body(full(body))
         .unwrap_or_else(|_| Response::new(full("")))
 }
 
-pub fn empty(status: u16, version: ApiVersion) -> Response<Body> {
-    let b = base(status, version);
+pub fn empty(status: u16, _version: ApiVersion) -> Response<Body> {
+    let b = base(status, None);
     let b = if status == 204 || status == 304 {
         b
     } else {
@@ -56,9 +64,8 @@ pub fn empty(status: u16, version: ApiVersion) -> Response<Body> {
     b.body(full("")).unwrap_or_else(|_| Response::new(full("")))
 }
 
-pub fn text(status: u16, version: ApiVersion, content_type: &str, body: Body) -> Response<Body> {
-    base(status, version)
-        .header("Content-Type", content_type)
+pub fn text(status: u16, _version: ApiVersion, content_type: &str, body: Body) -> Response<Body> {
+    base(status, Some(content_type))
         .body(body)
         .unwrap_or_else(|_| Response::new(full("")))
 }
@@ -184,7 +191,9 @@ pub async fn serve(
                 let d = daemon.clone();
                 tokio::spawn(async move {
                     let svc = hyper::service::service_fn(move |req| handle(d.clone(), req));
+                    // Docker's (Go's) canonical header case: `Api-Version`, `Content-Type`.
                     let conn = hyper::server::conn::http1::Builder::new()
+                        .title_case_headers(true)
                         .serve_connection(TokioIo::new(stream), svc)
                         .with_upgrades();
                     if let Err(e) = conn.await {

@@ -2,9 +2,11 @@
 //! supervises container processes.
 
 mod convert;
+mod events;
 mod http;
 mod procs;
 mod routes;
+mod system;
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -56,6 +58,7 @@ pub struct Daemon {
     pub ctl: Controller,
     pub procs: procs::Supervisor,
     pub args: DaemonArgs,
+    pub events: events::EventLog,
 }
 
 fn socket_path(host: &str) -> anyhow::Result<PathBuf> {
@@ -183,7 +186,9 @@ async fn serve(args: DaemonArgs) -> anyhow::Result<()> {
         ctl,
         procs: supervisor,
         args: args.clone(),
+        events: events::EventLog::default(),
     });
+    events::EventLog::follow(&daemon);
     daemon.procs.watch_running(daemon.clone()).await;
 
     if let Some(parent) = sock.parent() {

@@ -37,35 +37,24 @@ async fn route(d: &Arc<Daemon>, r: Req) -> R {
     let path = r.path.clone();
     let m = r.method.clone();
     if path == "/_ping" && (m == Method::GET || m == Method::HEAD) {
-        let resp = Response::builder()
-            .status(200)
-            .header("Api-Version", r.version.to_string())
-            .header("Cache-Control", "no-cache, no-store, must-revalidate")
-            .header("Content-Type", "text/plain; charset=utf-8")
-            .header("Docker-Experimental", "false")
-            .header("Ostype", "linux")
-            .header("Pragma", "no-cache")
-            .header(
-                "Server",
-                format!("cnm/{} (linux)", env!("CARGO_PKG_VERSION")),
-            )
-            .body(if m == Method::HEAD {
-                full("")
-            } else {
-                full("OK")
-            })
-            .map_err(|e| ApiError::internal(e.to_string()))?;
-        return Ok(resp);
+        return ping(m == Method::HEAD);
     }
     if path == "/version" && m == Method::GET {
-        return Ok(json(200, r.version, to_json_body(&version_body(d))));
+        return Ok(json(
+            200,
+            r.version,
+            to_json_body(&super::system::version()),
+        ));
     }
     if path == "/info" && m == Method::GET {
         return Ok(json(
             200,
             r.version,
-            to_json_body(&info_body(d, r.version).await),
+            to_json_body(&super::system::info(d, r.version).await),
         ));
+    }
+    if path == "/events" && m == Method::GET {
+        return super::events::stream(d, &r);
     }
     if path == "/networks" && m == Method::GET {
         return networks_list(d, &r).await;
@@ -151,80 +140,24 @@ async fn route(d: &Arc<Daemon>, r: Req) -> R {
     Err(ApiError::not_found("page not found"))
 }
 
-fn version_body(_d: &Arc<Daemon>) -> cnm_api::SystemVersion {
-    let uname = nix::sys::utsname::uname().ok();
-    cnm_api::SystemVersion::new(&cnm_api::VersionInput {
-        version: env!("CARGO_PKG_VERSION").to_string(),
-        api_version: ApiVersion::CURRENT,
-        min_api_version: ApiVersion::MIN,
-        git_commit: "cnm".into(),
-        go_version: "rust".into(),
-        os: "linux".into(),
-        arch: cnm_api::go_arch(std::env::consts::ARCH).to_string(),
-        kernel_version: uname
-            .map(|u| u.release().to_string_lossy().to_string())
-            .unwrap_or_default(),
-        build_time: String::new(),
-        experimental: false,
-        extra_components: Vec::new(),
-    })
-}
-
-async fn info_body(d: &Arc<Daemon>, v: ApiVersion) -> cnm_api::SystemInfo {
-    let ctrs = d.ctl.containers().await;
-    let running = ctrs.iter().filter(|(c, _)| c.is_running()).count() as u64;
-    let uname = nix::sys::utsname::uname().ok();
-    let read = |p: &str| {
-        std::fs::read_to_string(p)
-            .map(|s| s.trim().to_string())
-            .unwrap_or_default()
+/// `HEAD|GET /_ping`: moby answers HEAD with an explicit `Content-Length: 0` and GET with `OK`.
+fn ping(head: bool) -> R {
+    let b = Response::builder()
+        .status(200)
+        .header("Api-Version", ApiVersion::CURRENT.to_string())
+        .header("Cache-Control", "no-cache, no-store, must-revalidate");
+    let b = if head {
+        b.header("Content-Length", "0")
+    } else {
+        b
     };
-    cnm_api::SystemInfo::new(
-        &cnm_api::InfoInput {
-            id: read(&d.args.data_root.join("host-id").display().to_string()),
-            server_version: env!("CARGO_PKG_VERSION").to_string(),
-            kernel_version: uname
-                .as_ref()
-                .map(|u| u.release().to_string_lossy().to_string())
-                .unwrap_or_default(),
-            operating_system: "Linux".into(),
-            os_version: String::new(),
-            os_type: "linux".into(),
-            architecture: uname
-                .as_ref()
-                .map(|u| u.machine().to_string_lossy().to_string())
-                .unwrap_or_default(),
-            hostname: read("/proc/sys/kernel/hostname"),
-            ncpu: std::thread::available_parallelism()
-                .map(|n| n.get() as u64)
-                .unwrap_or(1),
-            mem_total: 0,
-            data_root: d.args.data_root.display().to_string(),
-            containers: cnm_api::ContainerCounts {
-                running,
-                paused: 0,
-                stopped: ctrs.len() as u64 - running,
-            },
-            images: 0,
-            driver: "none".into(),
-            network_plugins: d.ctl.driver_names().iter().map(|s| s.to_string()).collect(),
-            system_time: cnm_api::format_go_time(std::time::SystemTime::now()),
-            ipv4_forwarding: read("/proc/sys/net/ipv4/ip_forward") == "1",
-            bridge_nf_iptables: true,
-            bridge_nf_ip6tables: true,
-            cgroup_driver: "cgroupfs".into(),
-            cgroup_version: "1".into(),
-            n_fd: std::fs::read_dir("/proc/self/fd")
-                .map(|r| r.count() as u64)
-                .unwrap_or(0),
-            n_goroutines: 0,
-            debug: false,
-            firewall_backend: Some("nftables".into()),
-            labels: Vec::new(),
-            warnings: None,
-        },
-        v,
-    )
+    b.header("Content-Type", "text/plain; charset=utf-8")
+        .header("Docker-Experimental", "false")
+        .header("Ostype", "linux")
+        .header("Pragma", "no-cache")
+        .header("Server", super::http::server_header())
+        .body(full(if head { "" } else { "OK" }))
+        .map_err(|e| ApiError::internal(e.to_string()))
 }
 
 async fn networks_list(d: &Arc<Daemon>, r: &Req) -> R {
@@ -267,11 +200,12 @@ async fn networks_list(d: &Arc<Daemon>, r: &Req) -> R {
 
 async fn network_create(d: &Arc<Daemon>, r: &Req) -> R {
     let req: cnm_api::NetworkCreateRequest = decode_json_body(&r.body)?;
-    let (id, warning) = d
-        .ctl
-        .create_network(convert::network_create(req))
-        .await
-        .map_err(api_error)?;
+    let mut create = convert::network_create(req);
+    // API 1.44 deprecated `CheckDuplicate`: from there on a name is always checked.
+    if r.version >= ApiVersion::V1_44 {
+        create.check_duplicate = true;
+    }
+    let (id, warning) = d.ctl.create_network(create).await.map_err(api_error)?;
     Ok(json(
         201,
         r.version,
@@ -300,6 +234,9 @@ async fn networks_prune(d: &Arc<Daemon>, r: &Req) -> R {
         })
         .await
         .map_err(api_error)?;
+    // moby reports every prune, even one that removed nothing; networks free no disk space.
+    d.events
+        .publish_now("network", "prune", "", &[("reclaimed", "0")]);
     let body = cnm_api::NetworkPruneResponse::from_names(removed);
     Ok(json(200, r.version, to_json_body(&body)))
 }

@@ -3,6 +3,8 @@
 //! temporary dirs, and drives it through the real CLI. Nothing touches the machine's own namespaces.
 #![allow(dead_code)]
 
+pub mod http;
+
 use std::fs::File;
 use std::os::fd::AsFd;
 use std::os::unix::process::CommandExt;
@@ -204,6 +206,38 @@ impl World {
                 .output()
                 .expect("run cnm"),
         )
+    }
+
+    /// The daemon's socket file.
+    pub fn socket(&self) -> PathBuf {
+        self.path("cnm.sock")
+    }
+
+    /// The docker CLI on PATH, talking to this world's daemon (`DOCKER_HOST`), with its own empty
+    /// config dir. A machine without the docker CLI fails the test: CI installs one (.ci/run).
+    pub fn docker(&self, args: &[&str]) -> Out {
+        self.docker_env(&[], args)
+    }
+
+    /// [`World::docker`] with extra environment (e.g. `DOCKER_API_VERSION`). `CNM_TEST_DOCKER`
+    /// names another docker CLI to test with (e.g. Debian's 20.10 one).
+    pub fn docker_env(&self, env: &[(&str, &str)], args: &[&str]) -> Out {
+        let bin = std::env::var("CNM_TEST_DOCKER").unwrap_or_else(|_| "docker".into());
+        let mut c = self.command(&bin);
+        c.env("DOCKER_HOST", self.sock())
+            .env("DOCKER_CONFIG", self.path("docker-config"))
+            .env_remove("DOCKER_API_VERSION")
+            .env_remove("DOCKER_CONTEXT")
+            .envs(env.iter().copied())
+            .args(args)
+            .stdin(Stdio::null());
+        match c.output() {
+            Ok(o) => Out::from(o),
+            Err(e) => panic!(
+                "cannot run the docker CLI {bin:?} ({e}): these tests need `docker` on PATH \
+                 (scripts/install-docker-cli.sh installs Debian's, as .ci/run does)"
+            ),
+        }
     }
 
     pub fn sh(&self, script: &str) -> Out {
