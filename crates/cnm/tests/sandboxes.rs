@@ -512,3 +512,34 @@ fn shims_are_forked_by_a_spawner_that_goes_with_its_daemon() {
     w.cnm(&["stop", "-t", "1", "sh1"]).ok();
     assert_eq!(w.inspect("container", "sh1")["State"]["Running"], false);
 }
+
+#[test]
+fn container_traffic_flows_without_a_gap_across_daemon_restarts() {
+    let mut w = World::new();
+    w.cnm(&["network", "create", "app"]).ok();
+    w.run_bg("target", &["--network", "app"], &["sleep", "1000"]);
+    let ip = w.ip("target", "app");
+    // 100 pings, 40 ms apart, while the daemon is stopped twice (SIGTERM, then SIGKILL) and started again.
+    w.run_bg(
+        "pinger",
+        &["--network", "app"],
+        &["ping", "-q", "-c", "100", "-i", "0.04", "-W", "1", &ip],
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    w.stop_daemon(nix::sys::signal::Signal::SIGTERM);
+    std::thread::sleep(Duration::from_millis(300));
+    w.start_daemon(&[]);
+    std::thread::sleep(Duration::from_millis(300));
+    w.stop_daemon(nix::sys::signal::Signal::SIGKILL);
+    std::thread::sleep(Duration::from_millis(300));
+    w.start_daemon(&[]);
+    wait_until("the pinger to finish", || {
+        w.inspect("container", "pinger")["State"]["Running"] == false
+    });
+    let logs = w.cnm(&["logs", "pinger"]).ok().stdout;
+    assert!(
+        logs.contains("100 packets transmitted, 100 received, 0% packet loss"),
+        "{logs}"
+    );
+    assert_eq!(w.inspect("container", "pinger")["State"]["ExitCode"], 0);
+}
