@@ -151,6 +151,8 @@ mod tests {
                 extra_hosts: vec![],
                 auto_remove: false,
                 links: vec![],
+                ports: vec![],
+                exposed_ports: vec![],
             },
             process: ProcessState {
                 state: RunState::Running,

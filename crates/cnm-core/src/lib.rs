@@ -8,10 +8,12 @@ pub mod dns;
 pub mod driver;
 pub mod error;
 pub mod files;
+pub mod firewall;
 pub mod ids;
 pub mod lookup;
 pub mod model;
 pub mod options;
+pub mod ports;
 
 pub use controller::{Controller, ControllerConfig};
 pub use error::CoreError;

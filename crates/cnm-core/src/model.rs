@@ -154,6 +154,12 @@ pub struct ContainerConfig {
     /// `--link NAME[:ALIAS]` (default bridge): /etc/hosts entries for other containers.
     #[serde(default)]
     pub links: Vec<LinkRecord>,
+    /// `-p` / `HostConfig.PortBindings`, parsed.
+    #[serde(default)]
+    pub ports: Vec<crate::ports::PortRequest>,
+    /// `Config.ExposedPorts` keys (`80/tcp`), shown as unbound entries of `NetworkSettings.Ports`.
+    #[serde(default)]
+    pub exposed_ports: Vec<String>,
 }
 
 /// One legacy link: the target container (by id, so a rename keeps it) and the alias it is known by.
@@ -195,6 +201,9 @@ pub struct SandboxRecord {
     /// Endpoint currently holding the IPv4 / IPv6 default route.
     pub gw4_endpoint: Option<String>,
     pub gw6_endpoint: Option<String>,
+    /// Host ports held and mappings programmed for the container's published ports.
+    #[serde(default)]
+    pub ports: crate::ports::PublishedPorts,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

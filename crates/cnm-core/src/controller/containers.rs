@@ -40,6 +40,10 @@ pub struct ContainerCreate {
     pub auto_remove: bool,
     /// `--link NAME[:ALIAS]`.
     pub links: Vec<String>,
+    /// Published ports (`-p`), parsed at the API edge.
+    pub ports: Vec<crate::ports::PortRequest>,
+    /// `Config.ExposedPorts` keys plus the published ones (`80/tcp`).
+    pub exposed_ports: Vec<String>,
 }
 
 /// One network of a container, with its endpoint when the container has a sandbox.
@@ -189,6 +193,8 @@ impl Controller {
                 extra_hosts: req.extra_hosts,
                 auto_remove: req.auto_remove,
                 links,
+                ports: req.ports,
+                exposed_ports: req.exposed_ports,
             },
             process: ProcessState {
                 state: RunState::Created,
@@ -235,6 +241,7 @@ impl Controller {
             next_iface: 0,
             gw4_endpoint: None,
             gw6_endpoint: None,
+            ports: Default::default(),
         };
         if ctr.config.mode != NetworkMode::Host {
             self.os
@@ -246,7 +253,11 @@ impl Controller {
         if res.is_ok() {
             res = self.ensure_resolver(&st, &sb).await;
         }
+        if res.is_ok() {
+            res = self.sync_ports(&st, &ctr, &mut sb).await;
+        }
         if let Err(e) = res {
+            self.drop_ports(&ctr.id, &mut sb).await;
             self.dns.stop(&sb.id);
             self.teardown_endpoints(&mut st, &mut sb, true).await;
             if ctr.config.mode != NetworkMode::Host {
@@ -263,6 +274,7 @@ impl Controller {
             }
         }
         if let Err(e) = self.store.commit(batch) {
+            self.drop_ports(&ctr.id, &mut sb).await;
             self.dns.stop(&sb.id);
             self.teardown_endpoints(&mut st, &mut sb, true).await;
             if ctr.config.mode != NetworkMode::Host {
@@ -491,6 +503,7 @@ impl Controller {
             return Vec::new();
         };
         let ids = sb.endpoints.clone();
+        self.drop_ports(&ctr.id, &mut sb).await;
         self.dns.stop(&sb.id);
         self.teardown_endpoints(st, &mut sb, true).await;
         if ctr.config.mode != NetworkMode::Host {
@@ -572,6 +585,9 @@ impl Controller {
             let mut applied = self.apply_sandbox(&st, &mut sb, &[&ep], false).await;
             if applied.is_ok() {
                 applied = self.ensure_resolver(&st, &sb).await;
+            }
+            if applied.is_ok() {
+                applied = self.sync_ports(&st, &ctr, &mut sb).await;
             }
             let res = applied.and_then(|()| {
                 ctr.sandbox = Some(sb.clone());
@@ -661,6 +677,9 @@ impl Controller {
             }
             if let Err(e) = self.apply_sandbox(&st, &mut sb, &[], false).await {
                 tracing::warn!(container = %ctr.id, error = %e, "re-selecting the gateway failed");
+            }
+            if let Err(e) = self.sync_ports(&st, &ctr, &mut sb).await {
+                tracing::warn!(container = %ctr.id, error = %e, "moving the published ports failed");
             }
             ctr.config.networks.retain(|(n, _)| *n != net_id);
             ctr.sandbox = Some(sb.clone());

@@ -9,6 +9,7 @@ mod containers;
 mod endpoints;
 mod names;
 mod networks;
+mod ports;
 mod restore;
 
 use std::collections::BTreeMap;
@@ -24,6 +25,7 @@ use tokio::sync::{broadcast, Mutex};
 use crate::dns::SandboxDns;
 use crate::driver::{NetworkDriver, SandboxOs};
 use crate::error::{CoreError, Result};
+use crate::firewall::Firewall;
 use crate::lookup::{resolve, Lookup};
 use crate::model::{ContainerRecord, EndpointRecord, NetworkRecord};
 
@@ -87,6 +89,7 @@ pub struct Controller {
     pub(crate) drivers: BTreeMap<&'static str, Arc<dyn NetworkDriver>>,
     pub(crate) os: Arc<dyn SandboxOs>,
     pub(crate) dns: Arc<dyn SandboxDns>,
+    pub(crate) firewall: Arc<dyn Firewall>,
     pub(crate) state: Mutex<State>,
     pub(crate) events: broadcast::Sender<Event>,
 }

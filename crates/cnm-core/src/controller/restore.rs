@@ -15,6 +15,7 @@ use super::{Controller, ControllerConfig, NetState, State};
 use crate::dns::{NoDns, SandboxDns};
 use crate::driver::{NetworkDriver, SandboxOs};
 use crate::error::{CoreError, Result};
+use crate::firewall::{Firewall, NoFirewall};
 use crate::ids::new_id;
 use crate::model::{
     now_ns, ContainerRecord, EndpointRecord, NetworkMode, NetworkRecord, RunState, SubnetRecord,
@@ -97,6 +98,22 @@ impl Controller {
     where
         F: Fn(&ContainerRecord) -> bool,
     {
+        Self::open_full(cfg, store, drivers, os, dns, Arc::new(NoFirewall), alive).await
+    }
+
+    /// `open_with_dns`, with the firewall: its whole state is programmed once everything is restored.
+    pub async fn open_full<F>(
+        cfg: ControllerConfig,
+        store: Store,
+        drivers: Vec<Arc<dyn NetworkDriver>>,
+        os: Arc<dyn SandboxOs>,
+        dns: Arc<dyn SandboxDns>,
+        firewall: Arc<dyn Firewall>,
+        alive: F,
+    ) -> Result<(Self, RestoreReport)>
+    where
+        F: Fn(&ContainerRecord) -> bool,
+    {
         let space = AddressSpace::new(cfg.default_v4_pools.clone(), cfg.default_v6_pools.clone())?;
         let (events, _) = broadcast::channel(1024);
         let ctl = Controller {
@@ -105,6 +122,7 @@ impl Controller {
             store,
             os,
             dns,
+            firewall,
             state: Mutex::new(State {
                 networks: BTreeMap::new(),
                 endpoints: BTreeMap::new(),
@@ -253,6 +271,9 @@ impl Controller {
         // sockets died with the previous process.
         self.publish_dns(&st);
         self.restart_resolvers(&st).await;
+        // The firewall last, in one transaction: the rules of the previous process stay in force
+        // until this replaces them.
+        self.restore_firewall(&mut st).await;
 
         // Strays: namespace files and devices nobody owns.
         let keys: BTreeSet<String> = st
@@ -418,5 +439,6 @@ fn unreachable_sandbox() -> crate::model::SandboxRecord {
         next_iface: 0,
         gw4_endpoint: None,
         gw6_endpoint: None,
+        ports: Default::default(),
     }
 }

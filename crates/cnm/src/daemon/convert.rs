@@ -201,6 +201,29 @@ pub fn container_create(
             })?;
         extra_hosts.push((n.to_string(), ip));
     }
+    let bindings: BTreeMap<String, Vec<(String, String)>> = hc
+        .port_bindings
+        .iter()
+        .map(|(k, v)| {
+            let entries = v
+                .iter()
+                .flatten()
+                .map(|b| (b.host_ip.clone(), b.host_port.clone()))
+                .collect();
+            (k.clone(), entries)
+        })
+        .collect();
+    let ports = cnm_core::ports::requests_from_bindings(&bindings)
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let mut exposed_ports: Vec<String> = req
+        .exposed_ports
+        .unwrap_or_default()
+        .into_keys()
+        .chain(hc.port_bindings.keys().cloned())
+        .map(|k| port_key(&k))
+        .collect();
+    exposed_ports.sort();
+    exposed_ports.dedup();
     let mut networks = Vec::new();
     for (n, es) in req.networking_config.endpoints_config {
         networks.push((n, endpoint_request(Some(es), false)?));
@@ -221,7 +244,87 @@ pub fn container_create(
         extra_hosts,
         auto_remove: hc.auto_remove,
         links: hc.links.unwrap_or_default(),
+        ports,
+        exposed_ports,
     })
+}
+
+/// `80` → `80/tcp`: Docker's key for a container port.
+fn port_key(k: &str) -> String {
+    if k.contains('/') {
+        k.to_ascii_lowercase()
+    } else {
+        format!("{k}/tcp")
+    }
+}
+
+/// `HostConfig.PortBindings` as the request gave it.
+fn port_bindings_echo(c: &ContainerRecord) -> cnm_api::PortMap {
+    let mut out = cnm_api::PortMap::new();
+    for r in &c.config.ports {
+        let key = format!("{}/{}", r.ctr_port, r.proto);
+        out.entry(key)
+            .or_insert_with(|| Some(Vec::new()))
+            .get_or_insert_with(Vec::new)
+            .push(cnm_api::PortBinding {
+                host_ip: r.echo_host_ip.clone(),
+                host_port: r.echo_host_port.clone(),
+            });
+    }
+    out
+}
+
+/// `NetworkSettings.Ports` of a running container: every exposed port, with its bindings or `null`.
+fn published_ports(c: &ContainerRecord) -> cnm_api::PortMap {
+    let mut out = cnm_api::PortMap::new();
+    let Some(sb) = c.sandbox.as_ref() else {
+        return out;
+    };
+    if !c.is_running() {
+        return out;
+    }
+    for k in &c.config.exposed_ports {
+        out.insert(k.clone(), None);
+    }
+    for m in &sb.ports.mappings {
+        let key = format!("{}/{}", m.ctr_port, m.proto);
+        out.entry(key)
+            .or_insert(None)
+            .get_or_insert_with(Vec::new)
+            .push(cnm_api::PortBinding {
+                host_ip: m.shown_host_ip(),
+                host_port: m.host_port.to_string(),
+            });
+    }
+    out
+}
+
+/// The `Ports` column of `GET /containers/json`.
+fn summary_ports(c: &ContainerRecord) -> Vec<cnm_api::Port> {
+    let mut out = Vec::new();
+    for (key, binds) in published_ports(c) {
+        let (port, kind) = key.split_once('/').unwrap_or((key.as_str(), "tcp"));
+        let private_port = port.parse().unwrap_or(0);
+        match binds {
+            Some(bs) if !bs.is_empty() => {
+                for b in bs {
+                    out.push(cnm_api::Port {
+                        ip: b.host_ip,
+                        private_port,
+                        public_port: b.host_port.parse().unwrap_or(0),
+                        kind: kind.to_string(),
+                    });
+                }
+            }
+            _ => out.push(cnm_api::Port {
+                ip: String::new(),
+                private_port,
+                public_port: 0,
+                kind: kind.to_string(),
+            }),
+        }
+    }
+    out
 }
 
 fn state_text(c: &ContainerRecord) -> &'static str {
@@ -325,7 +428,7 @@ pub fn container_inspect(
             .as_ref()
             .map(|s| s.key.clone())
             .unwrap_or_default(),
-        ports: Some(BTreeMap::new()),
+        ports: Some(published_ports(c)),
         ..Default::default()
     };
     for a in attached {
@@ -364,6 +467,7 @@ pub fn container_inspect(
         platform: "linux".into(),
         host_config: cnm_api::HostConfig {
             network_mode: c.config.network_mode_text.clone(),
+            port_bindings: port_bindings_echo(c),
             auto_remove: c.config.auto_remove,
             dns: Some(c.config.dns.iter().map(|d| d.to_string()).collect()),
             dns_search: Some(c.config.dns_search.clone()),
@@ -389,6 +493,13 @@ pub fn container_inspect(
             cmd: Some(c.config.cmd.clone()),
             working_dir: c.config.working_dir.clone(),
             labels: c.config.labels.clone(),
+            exposed_ports: (!c.config.exposed_ports.is_empty()).then(|| {
+                c.config
+                    .exposed_ports
+                    .iter()
+                    .map(|k| (k.clone(), cnm_api::Empty::default()))
+                    .collect()
+            }),
             ..Default::default()
         },
         network_settings: ns,
@@ -432,6 +543,7 @@ pub fn container_summary(
             network_mode: c.config.network_mode_text.clone(),
         },
         network_settings: cnm_api::SummaryNetworkSettings { networks },
+        ports: summary_ports(c),
         ..Default::default()
     }
     .for_api(v)

@@ -1,0 +1,282 @@
+//! cnm's firewall on nftables: masquerade/SNAT, isolation between bridge networks, ICC, internal
+//! networks, protection of unpublished container addresses, and published ports as map elements.
+//!
+//! cnm owns `table ip cnm`, `table ip6 cnm` and `table bridge cnm` and touches nothing else. It keeps
+//! the desired state in memory (the controller tells it every change), sends one nft transaction per
+//! change, and re-sends the whole state in one transaction at start-up and whenever its tables vanish
+//! (`nft flush ruleset`): there is never a moment without rules, nor duplicates.
+
+pub mod nft;
+pub mod render;
+pub mod reserve;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use cnm_core::driver::{DriverError, DriverResult};
+use cnm_core::firewall::{Firewall, NetFirewall, PortError};
+use cnm_core::ports::{PortMapping, PortRequest, Proto};
+
+use crate::render::Family;
+use crate::reserve::Reservations;
+
+#[derive(Debug, thiserror::Error)]
+pub enum FirewallError {
+    #[error("cannot run nft: {0}")]
+    Spawn(String),
+    #[error("nft: {0}")]
+    Nft(String),
+}
+
+impl From<FirewallError> for DriverError {
+    fn from(e: FirewallError) -> Self {
+        DriverError(e.to_string())
+    }
+}
+
+#[derive(Default)]
+struct Desired {
+    nets: BTreeMap<String, NetFirewall>,
+    ports: BTreeMap<String, Vec<PortMapping>>,
+}
+
+pub struct NftFirewall {
+    desired: Mutex<Desired>,
+    /// One transaction at a time, so the kernel sees them in the order the state changed.
+    apply: tokio::sync::Mutex<()>,
+    ports: Reservations,
+}
+
+impl NftFirewall {
+    pub fn new() -> Arc<Self> {
+        Arc::new(NftFirewall {
+            desired: Mutex::new(Desired::default()),
+            apply: tokio::sync::Mutex::new(()),
+            ports: Reservations::new(),
+        })
+    }
+
+    fn desired(&self) -> std::sync::MutexGuard<'_, Desired> {
+        self.desired.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Send the whole desired state in one transaction, deleting per-bridge chains nothing explains.
+    async fn apply_full(&self) -> Result<(), FirewallError> {
+        let _g = self.apply.lock().await;
+        self.apply_full_locked().await
+    }
+
+    /// An incremental transaction the kernel refused (someone changed cnm's tables underneath it):
+    /// the desired state already holds the change, so replacing everything converges.
+    async fn converge(&self, e: FirewallError) -> Result<(), FirewallError> {
+        tracing::warn!(error = %e, "incremental nftables change refused; replacing cnm's whole ruleset");
+        self.apply_full_locked().await
+    }
+
+    /// [`Self::apply_full`] for a caller that holds the apply lock.
+    async fn apply_full_locked(&self) -> Result<(), FirewallError> {
+        let mut stale = Vec::new();
+        let (nets, ports) = {
+            let d = self.desired();
+            (
+                d.nets.values().cloned().collect::<Vec<_>>(),
+                d.ports.values().cloned().collect::<Vec<_>>(),
+            )
+        };
+        for f in Family::ALL {
+            for c in nft::chains(f).await {
+                let is_net_chain = ["fwd-in__", "fwd-out__", "nat-out__", "hairpin__"]
+                    .iter()
+                    .any(|p| c.starts_with(p));
+                let wanted = nets
+                    .iter()
+                    .any(|n| render::net_chains(&n.bridge).contains(&c));
+                if is_net_chain && !wanted {
+                    stale.push((f, c));
+                }
+            }
+        }
+        let refs: Vec<&[PortMapping]> = ports.iter().map(Vec::as_slice).collect();
+        nft::apply(&render::full(&nets, &refs, &stale)).await?;
+        for n in &nets {
+            host_settings(n);
+        }
+        Ok(())
+    }
+
+    /// Watch for cnm's tables vanishing (`nft flush ruleset`, `nft delete table …`) and put the desired
+    /// state back. Checks a few times a second; a check is one `nft list tables`.
+    pub fn spawn_healer(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        let me = Arc::clone(self);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                if nft::tables_present().await {
+                    continue;
+                }
+                match me.apply_full().await {
+                    Ok(()) => tracing::warn!(
+                        "cnm's nftables tables were removed by someone else; restored them"
+                    ),
+                    Err(e) => tracing::error!(error = %e, "restoring cnm's nftables tables failed"),
+                }
+            }
+        })
+    }
+
+    /// Ports held right now (benchmarks, tests).
+    pub fn held_ports(&self) -> u64 {
+        self.ports.held()
+    }
+}
+
+/// Host settings a bridge network needs: IPv4 forwarding (IPv6 too with an IPv6 subnet), and
+/// `route_localnet` on the bridge so the host's 127.0.0.1 reaches published ports.
+fn host_settings(n: &NetFirewall) {
+    ensure_on("/proc/sys/net/ipv4/ip_forward", "IPv4 forwarding");
+    if n.subnets.iter().any(|s| s.addr().is_ipv6()) {
+        ensure_on("/proc/sys/net/ipv6/conf/all/forwarding", "IPv6 forwarding");
+    }
+    if !n.icc {
+        // ICC off is enforced on the IP forward hook, which bridged frames reach only through br_netfilter.
+        for (path, what) in [
+            ("/proc/sys/net/bridge/bridge-nf-call-iptables", "IPv4"),
+            ("/proc/sys/net/bridge/bridge-nf-call-ip6tables", "IPv6"),
+        ] {
+            ensure_on(
+                path,
+                &format!("bridge netfilter ({what}) for inter-container isolation"),
+            );
+        }
+    }
+    if let Err(e) = cnm_linux::sysctl::write_iface("ipv4", &n.bridge, "route_localnet", "1") {
+        tracing::warn!(bridge = %n.bridge, error = %e, "cannot enable route_localnet");
+    }
+}
+
+/// Turn a host sysctl on (once; logged, since it changes the host).
+fn ensure_on(path: &str, what: &str) {
+    if std::fs::read_to_string(path)
+        .map(|v| v.trim() == "1")
+        .unwrap_or(false)
+    {
+        return;
+    }
+    match cnm_linux::sysctl::write_path(path, "1") {
+        Ok(()) => tracing::info!("turned on {what} in the host namespace ({path})"),
+        Err(e) => tracing::warn!(error = %e, "cannot turn on {what}"),
+    }
+}
+
+/// UDP mappings that `old` had and `new` does not (their conntrack entries must go).
+fn dropped_udp(old: &[PortMapping], new: &[PortMapping]) -> Vec<u16> {
+    let mut ports: Vec<u16> = old
+        .iter()
+        .filter(|m| m.proto == Proto::Udp && !new.contains(m))
+        .map(|m| m.host_port)
+        .collect();
+    ports.sort_unstable();
+    ports.dedup();
+    ports
+}
+
+#[async_trait]
+impl Firewall for NftFirewall {
+    async fn restore(
+        &self,
+        nets: &[NetFirewall],
+        ports: &[(String, Vec<PortMapping>)],
+    ) -> DriverResult<()> {
+        {
+            let mut d = self.desired();
+            d.nets = nets.iter().map(|n| (n.id.clone(), n.clone())).collect();
+            d.ports = ports.iter().cloned().collect();
+        }
+        Ok(self.apply_full().await?)
+    }
+
+    async fn add_network(&self, net: &NetFirewall) -> DriverResult<()> {
+        let _g = self.apply.lock().await;
+        self.desired().nets.insert(net.id.clone(), net.clone());
+        let applied = match nft::apply(&render::add_network(net)).await {
+            Ok(()) => Ok(()),
+            Err(e) => self.converge(e).await,
+        };
+        if let Err(e) = applied {
+            self.desired().nets.remove(&net.id);
+            return Err(e.into());
+        }
+        host_settings(net);
+        Ok(())
+    }
+
+    async fn remove_network(&self, net: &NetFirewall) -> DriverResult<()> {
+        let _g = self.apply.lock().await;
+        self.desired().nets.remove(&net.id);
+        if let Err(e) = nft::apply(&render::remove_network(net)).await {
+            self.converge(e).await?;
+        }
+        Ok(())
+    }
+
+    fn reserve(
+        &self,
+        container: &str,
+        reqs: &[PortRequest],
+        previous: &[u16],
+    ) -> Result<Vec<u16>, PortError> {
+        self.ports.reserve(container, reqs, previous)
+    }
+
+    fn release(&self, container: &str) {
+        self.ports.release(container);
+    }
+
+    async fn publish(&self, container: &str, maps: &[PortMapping]) -> DriverResult<()> {
+        let _g = self.apply.lock().await;
+        let set = |d: &mut Desired, m: &[PortMapping]| {
+            if m.is_empty() {
+                d.ports.remove(container);
+            } else {
+                d.ports.insert(container.to_string(), m.to_vec());
+            }
+        };
+        let old = self
+            .desired()
+            .ports
+            .get(container)
+            .cloned()
+            .unwrap_or_default();
+        set(&mut self.desired(), maps);
+        if let Err(e) = nft::apply(&render::replace_ports(&old, maps)).await {
+            if let Err(e) = self.converge(e).await {
+                set(&mut self.desired(), &old);
+                return Err(e.into());
+            }
+        }
+        flush_conntrack(&dropped_udp(&old, maps)).await;
+        Ok(())
+    }
+
+    async fn unpublish(&self, container: &str) -> DriverResult<()> {
+        self.publish(container, &[]).await
+    }
+}
+
+/// Forget conntrack entries of UDP host ports whose mapping changed or went away: a UDP "flow" never
+/// ends by itself, so without this the old mapping keeps its traffic (moby#53384).
+async fn flush_conntrack(ports: &[u16]) {
+    for p in ports {
+        let st = tokio::process::Command::new("conntrack")
+            .args(["-D", "-p", "udp", "--orig-port-dst", &p.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .await;
+        if let Err(e) = st {
+            tracing::warn!(port = p, error = %e, "cannot flush conntrack entries");
+        }
+    }
+}

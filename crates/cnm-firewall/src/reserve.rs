@@ -1,0 +1,486 @@
+//! Host-port reservation: for every published port the daemon holds a bound socket (not listening), so
+//! no host process can take the port while a container owns it, and a conflict is found by the kernel
+//! rather than guessed. Traffic never reaches these sockets: DNAT happens before local delivery.
+//!
+//! File descriptors: one per (port, protocol) — a request for every address binds a single dual-stack
+//! `[::]` socket that covers IPv4 and IPv6. The daemon raises its soft open-file limit to the hard one
+//! at start and refuses, with a clear error, a publish that would leave fewer than `FD_HEADROOM`
+//! descriptors for everything else.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::sync::Mutex;
+
+use cnm_core::firewall::PortError;
+use cnm_core::ports::{PortRequest, Proto};
+
+/// Descriptors kept free for sockets, namespaces, pipes and the store.
+const FD_HEADROOM: u64 = 2048;
+
+struct Held {
+    proto: Proto,
+    /// None: every address of both families.
+    ip: Option<IpAddr>,
+    port: u16,
+    _sock: Option<OwnedFd>,
+}
+
+fn overlaps(a: Option<IpAddr>, b: Option<IpAddr>) -> bool {
+    match (a, b) {
+        (None, _) | (_, None) => true,
+        (Some(x), Some(y)) => {
+            x == y
+                || (x.is_unspecified() && x.is_ipv4() == y.is_ipv4())
+                || (y.is_unspecified() && x.is_ipv4() == y.is_ipv4())
+        }
+    }
+}
+
+fn shown(ip: Option<IpAddr>) -> String {
+    match ip {
+        None => "0.0.0.0".into(),
+        Some(IpAddr::V6(v6)) => format!("[{v6}]"),
+        Some(ip) => ip.to_string(),
+    }
+}
+
+pub struct Reservations {
+    inner: Mutex<Inner>,
+    ephemeral: (u16, u16),
+    reserved: BTreeSet<u16>,
+    fd_limit: u64,
+}
+
+struct Inner {
+    by_container: BTreeMap<String, Vec<Held>>,
+    count: u64,
+    /// Next port to try for random allocations (Docker walks the range in order).
+    cursor: BTreeMap<Proto, u16>,
+}
+
+/// The daemon's (host) namespace values of `ip_local_port_range` and `ip_local_reserved_ports`.
+fn read_port_range() -> (u16, u16) {
+    let s = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").unwrap_or_default();
+    let mut it = s.split_whitespace().filter_map(|x| x.parse::<u16>().ok());
+    match (it.next(), it.next()) {
+        (Some(a), Some(b)) if a <= b => (a, b),
+        _ => (32768, 60999),
+    }
+}
+
+fn read_reserved_ports() -> BTreeSet<u16> {
+    let s =
+        std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_reserved_ports").unwrap_or_default();
+    let mut out = BTreeSet::new();
+    for part in s.trim().split(',').filter(|p| !p.is_empty()) {
+        if let Ok((a, b)) = cnm_core::ports::parse_range(part.trim(), "port") {
+            out.extend(a..=b);
+        }
+    }
+    out
+}
+
+/// Raise the soft open-file limit to the hard one; returns the limit in force.
+fn raise_nofile() -> u64 {
+    let mut rl = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit with a valid pointer to a local struct.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) != 0 {
+            return 1024;
+        }
+        if rl.rlim_cur < rl.rlim_max {
+            let want = libc::rlimit {
+                rlim_cur: rl.rlim_max,
+                rlim_max: rl.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &want) == 0 {
+                return want.rlim_cur;
+            }
+        }
+    }
+    rl.rlim_cur
+}
+
+/// Bind a socket that holds `port` for `proto` on `ip` (None: every address, both families).
+/// `Ok(None)`: the protocol is not available in this kernel (nothing to hold, nothing to conflict).
+fn bind(proto: Proto, ip: Option<IpAddr>, port: u16) -> std::io::Result<Option<OwnedFd>> {
+    let (ty, p) = match proto {
+        Proto::Tcp => (libc::SOCK_STREAM, libc::IPPROTO_TCP),
+        Proto::Udp => (libc::SOCK_DGRAM, libc::IPPROTO_UDP),
+        Proto::Sctp => (libc::SOCK_STREAM, libc::IPPROTO_SCTP),
+    };
+    let try_bind = |addr: SocketAddr, v6only: Option<bool>| -> std::io::Result<OwnedFd> {
+        let domain = if addr.is_ipv6() {
+            libc::AF_INET6
+        } else {
+            libc::AF_INET
+        };
+        // SAFETY: plain socket(2); the descriptor is owned at once.
+        let fd = unsafe { libc::socket(domain, ty | libc::SOCK_CLOEXEC, p) };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: fd is a fresh descriptor we own.
+        let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+        if let Some(only) = v6only {
+            let v: libc::c_int = i32::from(only);
+            // SAFETY: setsockopt with a pointer to a local int of the stated size.
+            unsafe {
+                libc::setsockopt(
+                    fd,
+                    libc::IPPROTO_IPV6,
+                    libc::IPV6_V6ONLY,
+                    (&v as *const libc::c_int).cast(),
+                    std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+                );
+            }
+        }
+        let rc = match addr {
+            SocketAddr::V4(a) => {
+                let sa = libc::sockaddr_in {
+                    sin_family: libc::AF_INET as libc::sa_family_t,
+                    sin_port: a.port().to_be(),
+                    sin_addr: libc::in_addr {
+                        s_addr: u32::from_ne_bytes(a.ip().octets()),
+                    },
+                    sin_zero: [0; 8],
+                };
+                // SAFETY: bind with a properly sized sockaddr_in.
+                unsafe {
+                    libc::bind(
+                        fd,
+                        (&sa as *const libc::sockaddr_in).cast(),
+                        std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+                    )
+                }
+            }
+            SocketAddr::V6(a) => {
+                let sa = libc::sockaddr_in6 {
+                    sin6_family: libc::AF_INET6 as libc::sa_family_t,
+                    sin6_port: a.port().to_be(),
+                    sin6_flowinfo: 0,
+                    sin6_addr: libc::in6_addr {
+                        s6_addr: a.ip().octets(),
+                    },
+                    sin6_scope_id: 0,
+                };
+                // SAFETY: bind with a properly sized sockaddr_in6.
+                unsafe {
+                    libc::bind(
+                        fd,
+                        (&sa as *const libc::sockaddr_in6).cast(),
+                        std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t,
+                    )
+                }
+            }
+        };
+        if rc != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(owned)
+    };
+    let res = match ip {
+        None => match try_bind(
+            SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), port),
+            Some(false),
+        ) {
+            // No IPv6 in this namespace: IPv4 only.
+            Err(e) if e.raw_os_error() == Some(libc::EAFNOSUPPORT) => {
+                try_bind(SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), port), None)
+            }
+            r => r,
+        },
+        Some(ip @ IpAddr::V4(_)) => try_bind(SocketAddr::new(ip, port), None),
+        Some(ip @ IpAddr::V6(_)) => try_bind(SocketAddr::new(ip, port), Some(true)),
+    };
+    match res {
+        Ok(fd) => Ok(Some(fd)),
+        Err(e)
+            if matches!(
+                e.raw_os_error(),
+                Some(libc::EPROTONOSUPPORT) | Some(libc::ESOCKTNOSUPPORT)
+            ) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+impl Reservations {
+    pub fn new() -> Self {
+        let ephemeral = read_port_range();
+        Reservations {
+            inner: Mutex::new(Inner {
+                by_container: BTreeMap::new(),
+                count: 0,
+                cursor: BTreeMap::new(),
+            }),
+            ephemeral,
+            reserved: read_reserved_ports(),
+            fd_limit: raise_nofile(),
+        }
+    }
+
+    fn inner(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Reserve every request of a container at once; on any failure nothing stays held.
+    pub fn reserve(
+        &self,
+        container: &str,
+        reqs: &[PortRequest],
+        previous: &[u16],
+    ) -> Result<Vec<u16>, PortError> {
+        let mut inner = self.inner();
+        let budget = self.fd_limit.saturating_sub(FD_HEADROOM);
+        if inner.count + reqs.len() as u64 > budget {
+            return Err(PortError::Other(format!(
+                "cannot hold {} more host ports: {} are held and the daemon's open-file limit is {} (raise it with ulimit -n / LimitNOFILE)",
+                reqs.len(),
+                inner.count,
+                self.fd_limit
+            )));
+        }
+        let mut got: Vec<Held> = Vec::with_capacity(reqs.len());
+        let mut ports = Vec::with_capacity(reqs.len());
+        for (i, r) in reqs.iter().enumerate() {
+            let held = match previous.get(i).copied().filter(|p| *p != 0) {
+                Some(p) => self.take_exact(&inner, &got, container, r, p),
+                None => match r.host_ports {
+                    Some((a, b)) if a == b => self.take_exact(&inner, &got, container, r, a),
+                    Some((a, b)) => self.take_first(&inner, &got, container, r, a, b),
+                    None => self.take_random(&mut inner, &got, container, r),
+                },
+            };
+            match held {
+                Ok(h) => {
+                    ports.push(h.port);
+                    got.push(h);
+                }
+                // Dropping `got` closes what this call bound.
+                Err(e) => return Err(e),
+            }
+        }
+        inner.count += got.len() as u64;
+        inner
+            .by_container
+            .entry(container.to_string())
+            .or_default()
+            .extend(got);
+        Ok(ports)
+    }
+
+    fn held_elsewhere(
+        inner: &Inner,
+        pending: &[Held],
+        proto: Proto,
+        ip: Option<IpAddr>,
+        port: u16,
+    ) -> bool {
+        let hit = |h: &Held| h.proto == proto && h.port == port && overlaps(h.ip, ip);
+        pending.iter().any(hit) || inner.by_container.values().flatten().any(hit)
+    }
+
+    fn take_exact(
+        &self,
+        inner: &Inner,
+        pending: &[Held],
+        _container: &str,
+        r: &PortRequest,
+        port: u16,
+    ) -> Result<Held, PortError> {
+        if Self::held_elsewhere(inner, pending, r.proto, r.host_ip, port) {
+            return Err(PortError::Allocated {
+                ip: shown(r.host_ip),
+                port,
+            });
+        }
+        match bind(r.proto, r.host_ip, port) {
+            Ok(sock) => Ok(Held {
+                proto: r.proto,
+                ip: r.host_ip,
+                port,
+                _sock: sock,
+            }),
+            Err(e) if e.raw_os_error() == Some(libc::EADDRINUSE) => Err(PortError::InUse {
+                ip: shown(r.host_ip),
+                port,
+                proto: r.proto.as_str(),
+            }),
+            Err(e) => Err(PortError::Other(format!(
+                "failed to bind host port {}:{port}/{}: {e}",
+                shown(r.host_ip),
+                r.proto
+            ))),
+        }
+    }
+
+    fn take_first(
+        &self,
+        inner: &Inner,
+        pending: &[Held],
+        container: &str,
+        r: &PortRequest,
+        first: u16,
+        last: u16,
+    ) -> Result<Held, PortError> {
+        for p in first..=last {
+            match self.take_exact(inner, pending, container, r, p) {
+                Ok(h) => return Ok(h),
+                Err(PortError::Allocated { .. }) | Err(PortError::InUse { .. }) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(PortError::Exhausted {
+            first,
+            last,
+            proto: r.proto.as_str(),
+        })
+    }
+
+    fn take_random(
+        &self,
+        inner: &mut Inner,
+        pending: &[Held],
+        container: &str,
+        r: &PortRequest,
+    ) -> Result<Held, PortError> {
+        let (lo, hi) = self.ephemeral;
+        let span = u32::from(hi - lo) + 1;
+        let start = inner
+            .cursor
+            .get(&r.proto)
+            .copied()
+            .unwrap_or(lo)
+            .clamp(lo, hi);
+        for i in 0..span {
+            let p = (u32::from(start - lo) + i) % span + u32::from(lo);
+            let p = p as u16;
+            if self.reserved.contains(&p) {
+                continue;
+            }
+            match self.take_exact(inner, pending, container, r, p) {
+                Ok(h) => {
+                    let next = if p == hi { lo } else { p + 1 };
+                    inner.cursor.insert(r.proto, next);
+                    return Ok(h);
+                }
+                Err(PortError::Allocated { .. }) | Err(PortError::InUse { .. }) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(PortError::Exhausted {
+            first: lo,
+            last: hi,
+            proto: r.proto.as_str(),
+        })
+    }
+
+    pub fn release(&self, container: &str) {
+        let mut inner = self.inner();
+        if let Some(v) = inner.by_container.remove(container) {
+            inner.count = inner.count.saturating_sub(v.len() as u64);
+        }
+    }
+
+    /// How many ports are held (for tests and the RSS benchmark).
+    pub fn held(&self) -> u64 {
+        self.inner().count
+    }
+}
+
+impl Default for Reservations {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(port: Option<(u16, u16)>, ip: Option<&str>) -> PortRequest {
+        PortRequest {
+            proto: Proto::Tcp,
+            ctr_port: 80,
+            host_ip: ip.map(|i| i.parse().expect("ip")),
+            host_ports: port,
+            echo_host_ip: String::new(),
+            echo_host_port: String::new(),
+        }
+    }
+
+    #[test]
+    fn overlapping_addresses() {
+        let l: IpAddr = "127.0.0.1".parse().expect("ip");
+        let any4: IpAddr = "0.0.0.0".parse().expect("ip");
+        let v6: IpAddr = "::1".parse().expect("ip");
+        assert!(overlaps(None, Some(l)));
+        assert!(overlaps(Some(any4), Some(l)));
+        assert!(!overlaps(Some(any4), Some(v6)));
+        assert!(!overlaps(Some(l), Some("10.0.0.1".parse().expect("ip"))));
+    }
+
+    /// Move this test's thread into a network namespace of its own with `lo` up (needs root).
+    fn own_netns() {
+        // SAFETY: unshare of the calling thread's network namespace only.
+        let rc = unsafe { libc::unshare(libc::CLONE_NEWNET) };
+        assert_eq!(rc, 0, "these tests need root (unshare CLONE_NEWNET)");
+        let st = std::process::Command::new("ip")
+            .args(["link", "set", "lo", "up"])
+            .status()
+            .expect("ip");
+        assert!(st.success());
+    }
+
+    #[test]
+    fn a_second_container_cannot_take_a_held_port_and_release_frees_it() {
+        own_netns();
+        let r = Reservations::new();
+        let first = r
+            .reserve("a", &[req(None, Some("127.0.0.1"))], &[])
+            .expect("random port");
+        let p = first[0];
+        let again = r.reserve("b", &[req(Some((p, p)), Some("127.0.0.1"))], &[]);
+        assert_eq!(
+            again,
+            Err(PortError::Allocated {
+                ip: "127.0.0.1".into(),
+                port: p
+            })
+        );
+        // The kernel refuses other binders too.
+        let other = std::net::TcpListener::bind(("127.0.0.1", p));
+        assert!(other.is_err(), "a host process could bind a held port");
+        r.release("a");
+        assert_eq!(r.held(), 0);
+        let ok = r
+            .reserve("b", &[req(Some((p, p)), Some("127.0.0.1"))], &[])
+            .expect("free again");
+        assert_eq!(ok, vec![p]);
+    }
+
+    #[test]
+    fn a_failed_request_leaves_nothing_held() {
+        own_netns();
+        let r = Reservations::new();
+        let taken = std::net::TcpListener::bind(("127.0.0.1", 0)).expect("listener");
+        let busy = taken.local_addr().expect("addr").port();
+        let res = r.reserve(
+            "a",
+            &[
+                req(None, Some("127.0.0.1")),
+                req(Some((busy, busy)), Some("127.0.0.1")),
+            ],
+            &[],
+        );
+        assert!(matches!(res, Err(PortError::InUse { .. })), "{res:?}");
+        assert_eq!(r.held(), 0);
+    }
+}
