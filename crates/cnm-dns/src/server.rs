@@ -22,6 +22,7 @@ use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::task::JoinHandle;
 
 use crate::answer::{error_reply, handle, Reply, Transport};
+use crate::fast;
 use crate::forward::{Dialer, BUDGET};
 use crate::ports;
 use crate::table::Table;
@@ -230,6 +231,8 @@ async fn forwarded(
 
 async fn serve_udp(inner: Arc<Inner>, sb: Arc<Sandbox>, sock: Arc<UdpSocket>) {
     let mut buf = vec![0u8; UDP_READ];
+    // The fast path's answers are written here, one allocation for the socket's life.
+    let mut out = Vec::with_capacity(UDP_READ);
     loop {
         let (n, peer) = match sock.recv_from(&mut buf).await {
             Ok(x) => x,
@@ -239,9 +242,20 @@ async fn serve_udp(inner: Arc<Inner>, sb: Arc<Sandbox>, sock: Arc<UdpSocket>) {
                 continue;
             }
         };
+        let query = &buf[..n];
         let reply = {
             let table = inner.table.read().unwrap_or_else(|p| p.into_inner());
-            handle(&table, &sb.id, &buf[..n], Transport::Udp)
+            if fast::answer(&table, &sb.id, query, Transport::Udp, &mut out) {
+                None
+            } else {
+                Some(handle(&table, &sb.id, query, Transport::Udp))
+            }
+        };
+        let Some(reply) = reply else {
+            if sock.try_send_to(&out, peer).is_err() {
+                let _ = sock.send_to(&out, peer).await;
+            }
+            continue;
         };
         match reply {
             Reply::Answer(b) => {
@@ -287,6 +301,8 @@ async fn serve_tcp(inner: Arc<Inner>, sb: Arc<Sandbox>, listener: TcpListener) {
 
 /// One TCP client: length-prefixed queries, answered in order, until it goes quiet.
 async fn tcp_client(inner: &Inner, sb: &Sandbox, mut s: TcpStream) -> std::io::Result<()> {
+    let mut fast_out = Vec::new();
+    let mut framed = Vec::new();
     loop {
         let len = match tokio::time::timeout(TCP_IDLE, s.read_u16()).await {
             Ok(r) => r? as usize,
@@ -296,21 +312,38 @@ async fn tcp_client(inner: &Inner, sb: &Sandbox, mut s: TcpStream) -> std::io::R
         tokio::time::timeout(TCP_IDLE, s.read_exact(&mut q))
             .await
             .map_err(|_| std::io::Error::from(std::io::ErrorKind::TimedOut))??;
-        let reply = handle(&inner.table(), &sb.id, &q, Transport::Tcp);
-        let out = match reply {
-            Reply::Answer(b) => b,
-            Reply::Forward(ups) => match forwarded(inner, sb, &q, &ups, Transport::Tcp).await {
-                Some(b) => b,
-                None => return Ok(()),
-            },
-            Reply::Drop => return Ok(()),
+        let reply = {
+            let table = inner.table();
+            if fast::answer(&table, &sb.id, &q, Transport::Tcp, &mut fast_out) {
+                None
+            } else {
+                Some(handle(&table, &sb.id, &q, Transport::Tcp))
+            }
+        };
+        let slow_out;
+        let out: &[u8] = match reply {
+            None => &fast_out,
+            Some(Reply::Answer(b)) => {
+                slow_out = b;
+                &slow_out
+            }
+            Some(Reply::Forward(ups)) => {
+                match forwarded(inner, sb, &q, &ups, Transport::Tcp).await {
+                    Some(b) => {
+                        slow_out = b;
+                        &slow_out
+                    }
+                    None => return Ok(()),
+                }
+            }
+            Some(Reply::Drop) => return Ok(()),
         };
         let Ok(n) = u16::try_from(out.len()) else {
             return Ok(());
         };
-        let mut framed = Vec::with_capacity(out.len() + 2);
+        framed.clear();
         framed.extend_from_slice(&n.to_be_bytes());
-        framed.extend_from_slice(&out);
+        framed.extend_from_slice(out);
         s.write_all(&framed).await?;
     }
 }
