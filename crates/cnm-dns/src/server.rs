@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::net::{IpAddr, SocketAddr};
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -17,11 +18,12 @@ use cnm_core::driver::{DriverError, DriverResult};
 use cnm_linux::nftnl::{self, Redirect};
 use cnm_linux::{LinuxError, NsWorker};
 use hickory_proto::op::ResponseCode;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::task::JoinHandle;
 
 use crate::answer::{error_reply, handle, Reply, Transport};
+use crate::batch::{with_batch, Batch};
 use crate::fast;
 use crate::forward::{Dialer, BUDGET};
 use crate::ports;
@@ -34,8 +36,6 @@ const MAX_FORWARDS: usize = 1024;
 const MAX_TCP_CLIENTS: usize = 64;
 /// An idle TCP client is dropped after this long.
 const TCP_IDLE: Duration = Duration::from_secs(5);
-/// Largest UDP query read (EDNS clients may send big ones; DNS queries are small).
-const UDP_READ: usize = 4096;
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -229,50 +229,78 @@ async fn forwarded(
     }
 }
 
+/// A query that is not local, to be forwarded by a task of its own.
+struct Pending {
+    query: Vec<u8>,
+    peer: SocketAddr,
+    upstreams: Vec<IpAddr>,
+}
+
+/// Answer every query of one received batch (fast path first, then the general one); the answers
+/// are left in the batch's reply buffers, the queries to forward are returned.
+fn answer_batch(inner: &Inner, sb: &Sandbox, b: &mut Batch, n: usize) -> Vec<Pending> {
+    let mut pending = Vec::new();
+    let table = inner.table.read().unwrap_or_else(|p| p.into_inner());
+    for i in 0..n {
+        let (query, out) = b.split(i);
+        if fast::answer(&table, &sb.id, query, Transport::Udp, out) {
+            continue;
+        }
+        match handle(&table, &sb.id, query, Transport::Udp) {
+            Reply::Answer(bytes) => *out = bytes,
+            Reply::Forward(upstreams) => {
+                let query = query.to_vec();
+                if let Some(peer) = b.peer(i) {
+                    pending.push(Pending {
+                        query,
+                        peer,
+                        upstreams,
+                    });
+                }
+            }
+            Reply::Drop => {}
+        }
+    }
+    pending
+}
+
 async fn serve_udp(inner: Arc<Inner>, sb: Arc<Sandbox>, sock: Arc<UdpSocket>) {
-    let mut buf = vec![0u8; UDP_READ];
-    // The fast path's answers are written here, one allocation for the socket's life.
-    let mut out = Vec::with_capacity(UDP_READ);
+    let fd = sock.as_raw_fd();
     loop {
-        let (n, peer) = match sock.recv_from(&mut buf).await {
+        if let Err(e) = sock.readable().await {
+            tracing::debug!(sandbox = %sb.id, error = %e, "udp readiness failed");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            continue;
+        }
+        // Receive, answer and send one batch with no await in between (the buffers are the
+        // thread's); what the socket did not take is sent afterwards.
+        let done = sock.try_io(Interest::READABLE, || {
+            with_batch(|b| {
+                let n = b.recv(fd)?;
+                let pending = answer_batch(&inner, &sb, b, n);
+                Ok((pending, b.send(fd)))
+            })
+        });
+        let (pending, unsent) = match done {
             Ok(x) => x,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
             Err(e) => {
                 tracing::debug!(sandbox = %sb.id, error = %e, "udp receive failed");
                 tokio::time::sleep(Duration::from_millis(10)).await;
                 continue;
             }
         };
-        let query = &buf[..n];
-        let reply = {
-            let table = inner.table.read().unwrap_or_else(|p| p.into_inner());
-            if fast::answer(&table, &sb.id, query, Transport::Udp, &mut out) {
-                None
-            } else {
-                Some(handle(&table, &sb.id, query, Transport::Udp))
-            }
-        };
-        let Some(reply) = reply else {
-            if sock.try_send_to(&out, peer).is_err() {
-                let _ = sock.send_to(&out, peer).await;
-            }
-            continue;
-        };
-        match reply {
-            Reply::Answer(b) => {
-                if sock.try_send_to(&b, peer).is_err() {
-                    let _ = sock.send_to(&b, peer).await;
+        for (bytes, peer) in unsent {
+            let _ = sock.send_to(&bytes, peer).await;
+        }
+        for p in pending {
+            let (inner, sb, sock) = (inner.clone(), sb.clone(), sock.clone());
+            tokio::spawn(async move {
+                let reply = forwarded(&inner, &sb, &p.query, &p.upstreams, Transport::Udp).await;
+                if let Some(r) = reply {
+                    let _ = sock.send_to(&r, p.peer).await;
                 }
-            }
-            Reply::Forward(ups) => {
-                let (inner, sb, sock) = (inner.clone(), sb.clone(), sock.clone());
-                let query = buf[..n].to_vec();
-                tokio::spawn(async move {
-                    if let Some(r) = forwarded(&inner, &sb, &query, &ups, Transport::Udp).await {
-                        let _ = sock.send_to(&r, peer).await;
-                    }
-                });
-            }
-            Reply::Drop => {}
+            });
         }
     }
 }
