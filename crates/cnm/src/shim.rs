@@ -8,6 +8,11 @@
 //! `ok <shim pid> <container pid>` or `err <exit code> <message>` on the pipe, then copies the
 //! container's stdout/stderr into the log in Docker's multiplexed stream framing, and finally writes the
 //! exit code file.
+//!
+//! The container process leads a process group of its own. When it ends (on its own, on SIGTERM or on
+//! SIGKILL), the shim kills what is left of that group with SIGKILL before it records the exit, the way
+//! the end of PID 1 ends a Docker container's PID namespace: no child or grandchild outlives the
+//! container, and none keeps the log pipes (and with them the shim) alive.
 
 use std::ffi::CString;
 use std::fs::File;
@@ -147,6 +152,9 @@ fn run_shim(spec: ShimSpec, mut out: File, netns: Option<File>) -> ! {
             drop(out_r);
             drop(err_r);
             drop(exec_r);
+            // Our own process group, so that the shim can end all of the container at once.
+            let _ =
+                nix::unistd::setpgid(nix::unistd::Pid::from_raw(0), nix::unistd::Pid::from_raw(0));
             let res = enter_container(&spec, netns.as_ref(), out_w.as_raw_fd(), err_w.as_raw_fd());
             let msg = match res {
                 Ok(()) => exec_command(&argv, &envp, &path_var),
@@ -156,9 +164,15 @@ fn run_shim(spec: ShimSpec, mut out: File, netns: Option<File>) -> ! {
             let _ = w.write_all(format!("{} {}", msg.0, msg.1).as_bytes());
             unsafe { libc::_exit(msg.0) }
         }
-        Ok(ForkResult::Parent { child }) => child,
+        Ok(ForkResult::Parent { child }) => {
+            // Both sides set the group, so it is in place whichever runs first.
+            let _ = nix::unistd::setpgid(child, child);
+            child
+        }
         Err(e) => fail(&mut out, 125, format!("fork: {e}")),
     };
+    // Opened before the child can exit unseen: the log pump watches it (a zombie still counts).
+    let child_fd = pidfd_open(child.as_raw());
     drop(out_w);
     drop(err_w);
     drop(exec_w);
@@ -185,7 +199,16 @@ fn run_shim(spec: ShimSpec, mut out: File, netns: Option<File>) -> ! {
             libc::dup2(devnull.as_raw_fd(), 2);
         }
     }
-    pump_logs(&mut log, File::from(out_r), File::from(err_r));
+    pump_logs(
+        &mut log,
+        File::from(out_r),
+        File::from(err_r),
+        child_fd.ok(),
+        child,
+    );
+    // The main process has ended (it is a zombie until reaped, so its group id cannot be reused yet):
+    // whatever it left behind in its group goes with it.
+    kill_group(child);
     let code = loop {
         match waitpid(child, None) {
             Ok(WaitStatus::Exited(_, c)) => break c,
@@ -290,10 +313,34 @@ fn exec_command(argv: &[CString], envp: &[CString], path_var: &str) -> (i32, Str
     }
 }
 
+fn pidfd_open(pid: libc::pid_t) -> std::io::Result<OwnedFd> {
+    // SAFETY: plain syscall; on success it returns a new descriptor that we own.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: fd is a fresh descriptor returned by the kernel.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// SIGKILL to every process of the container's group (led by `leader`).
+fn kill_group(leader: nix::unistd::Pid) {
+    let _ = nix::sys::signal::killpg(leader, nix::sys::signal::Signal::SIGKILL);
+}
+
 /// Copy both pipes into the log until both reach EOF, framing each chunk as Docker's stream format.
-fn pump_logs(log: &mut File, out: File, err: File) {
+/// When the container's main process (`child`, watched through `child_fd`) ends first, the rest of
+/// its group is killed, so that a surviving descendant cannot hold the pipes open.
+fn pump_logs(
+    log: &mut File,
+    out: File,
+    err: File,
+    child_fd: Option<OwnedFd>,
+    child: nix::unistd::Pid,
+) {
     use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
     let mut open = [Some(out), Some(err)];
+    let mut child_fd = child_fd;
     let mut buf = [0u8; 32 * 1024];
     while open.iter().any(Option::is_some) {
         let mut fds = Vec::new();
@@ -303,6 +350,10 @@ fn pump_logs(log: &mut File, out: File, err: File) {
                 fds.push(PollFd::new(std::os::fd::AsFd::as_fd(f), PollFlags::POLLIN));
                 which.push(i);
             }
+        }
+        if let Some(p) = &child_fd {
+            fds.push(PollFd::new(std::os::fd::AsFd::as_fd(p), PollFlags::POLLIN));
+            which.push(usize::MAX);
         }
         match poll(&mut fds, PollTimeout::NONE) {
             Ok(_) => {}
@@ -317,6 +368,12 @@ fn pump_logs(log: &mut File, out: File, err: File) {
             .collect();
         drop(fds);
         for i in ready {
+            if i == usize::MAX {
+                // The main process is gone: end the rest, then drain the pipes to EOF.
+                kill_group(child);
+                child_fd = None;
+                continue;
+            }
             let n = match open[i].as_mut().map(|f| f.read(&mut buf)) {
                 Some(Ok(n)) => n,
                 Some(Err(e)) if e.kind() == std::io::ErrorKind::Interrupted => continue,
