@@ -199,17 +199,22 @@ fn run_shim(spec: ShimSpec, mut out: File, netns: Option<File>) -> ! {
             libc::dup2(devnull.as_raw_fd(), 2);
         }
     }
-    pump_logs(
+    let early = pump_logs(
         &mut log,
         File::from(out_r),
         File::from(err_r),
         child_fd.ok(),
         child,
     );
-    // The main process has ended (it is a zombie until reaped, so its group id cannot be reused yet):
-    // whatever it left behind in its group goes with it.
+    // Make sure the main process has ended (it stays a zombie until reaped, so its group id cannot
+    // be reused yet), then whatever it left behind in its group goes with it.
+    let status = early.or_else(|| exit_status(child));
     kill_group(child);
     let code = loop {
+        if let Some(code) = status {
+            let _ = waitpid(child, None);
+            break code;
+        }
         match waitpid(child, None) {
             Ok(WaitStatus::Exited(_, c)) => break c,
             Ok(WaitStatus::Signaled(_, sig, _)) => break 128 + sig as i32,
@@ -323,7 +328,21 @@ fn pidfd_open(pid: libc::pid_t) -> std::io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
 }
 
-/// SIGKILL to every process of the container's group (led by `leader`).
+/// Wait until `child` has ended and return its exit code without reaping it.
+fn exit_status(child: nix::unistd::Pid) -> Option<i32> {
+    use nix::sys::wait::{waitid, Id, WaitPidFlag};
+    loop {
+        match waitid(Id::Pid(child), WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT) {
+            Ok(WaitStatus::Exited(_, c)) => return Some(c),
+            Ok(WaitStatus::Signaled(_, sig, _)) => return Some(128 + sig as i32),
+            Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => return None,
+        }
+    }
+}
+
+/// SIGKILL to every process of the container's group (led by `leader`), only once the leader has
+/// ended (see [`exit_status`]), so that the kill cannot change the container's exit code.
 fn kill_group(leader: nix::unistd::Pid) {
     let _ = nix::sys::signal::killpg(leader, nix::sys::signal::Signal::SIGKILL);
 }
@@ -337,10 +356,11 @@ fn pump_logs(
     err: File,
     child_fd: Option<OwnedFd>,
     child: nix::unistd::Pid,
-) {
+) -> Option<i32> {
     use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
     let mut open = [Some(out), Some(err)];
     let mut child_fd = child_fd;
+    let mut status = None;
     let mut buf = [0u8; 32 * 1024];
     while open.iter().any(Option::is_some) {
         let mut fds = Vec::new();
@@ -370,6 +390,7 @@ fn pump_logs(
         for i in ready {
             if i == usize::MAX {
                 // The main process is gone: end the rest, then drain the pipes to EOF.
+                status = exit_status(child);
                 kill_group(child);
                 child_fd = None;
                 continue;
@@ -391,4 +412,5 @@ fn pump_logs(
             let _ = log.write_all(&frame);
         }
     }
+    status
 }

@@ -260,17 +260,13 @@ impl Supervisor {
         });
     }
 
-    /// Signal a container's main process, as Docker does. SIGKILL goes to the container's whole
-    /// process group (the main process leads it): the shim kills the rest when the main process
-    /// ends, and this covers a shim that is no longer there to do it.
+    /// Signal a container's main process, as Docker does. The shim kills the rest of the
+    /// container's process group once the main process has ended (see `shim`).
     pub fn signal(pid: u32, sig: nix::sys::signal::Signal) -> Result<(), ApiError> {
         if pid == 0 {
             return Ok(());
         }
         let target = nix::unistd::Pid::from_raw(pid as i32);
-        if sig == nix::sys::signal::Signal::SIGKILL {
-            let _ = nix::sys::signal::killpg(target, sig);
-        }
         match nix::sys::signal::kill(target, sig) {
             Ok(()) | Err(nix::errno::Errno::ESRCH) => Ok(()),
             Err(e) => Err(ApiError::internal(format!("signal {sig}: {e}"))),
