@@ -130,7 +130,7 @@ fn scenario_attach(p: &mut Peers, sz: &Sizes, rep: &mut Report) {
     let mut attach: Vec<Vec<Vec<Duration>>> = vec![vec![]; kinds.len()];
     let mut detach: Vec<Vec<Duration>> = vec![vec![]; kinds.len()];
     let mut sandbox: Vec<Vec<Duration>> = vec![vec![]; sz.rounds];
-    for round in 0..sz.rounds {
+    for (round, sb_round) in sandbox.iter_mut().enumerate() {
         for k in 0..kinds.len() {
             // Rotate who goes first so drift and warm caches hit all alike.
             let ki = (k + round) % kinds.len();
@@ -142,7 +142,7 @@ fn scenario_attach(p: &mut Peers, sz: &Sizes, rep: &mut Report) {
                 let (d, ep) = p.attach(kind);
                 lat.push(d);
                 if let Some(sb) = ep.server {
-                    sandbox[round].push(sb);
+                    sb_round.push(sb);
                 }
                 eps.push(ep);
             }

@@ -276,7 +276,7 @@ impl<'w> Peers<'w> {
                     .unwrap_or_else(|| panic!("cnm container {id} has no address: {resp}"))
                     .to_string();
                 ep.id = id;
-                return (d, ep);
+                (d, ep)
             }
             Kind::Netavark | Kind::NetavarkDns => {
                 let (ok, out, err) = self.netavark(kind, "setup", &ns, idx, &ep.ip);
