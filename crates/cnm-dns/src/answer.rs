@@ -220,4 +220,4 @@ fn records(query: &Query, qtype: RecordType, addrs: &crate::table::Addrs) -> Vec
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -7,6 +7,8 @@
 //! is a pure function (`answer`); names that are not local are forwarded (`forward`).
 
 pub mod answer;
+pub mod batch;
+pub mod fast;
 pub mod forward;
 pub mod ports;
 pub mod server;

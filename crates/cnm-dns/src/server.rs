@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::net::{IpAddr, SocketAddr};
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -17,11 +18,13 @@ use cnm_core::driver::{DriverError, DriverResult};
 use cnm_linux::nftnl::{self, Redirect};
 use cnm_linux::{LinuxError, NsWorker};
 use hickory_proto::op::ResponseCode;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::task::JoinHandle;
 
 use crate::answer::{error_reply, handle, Reply, Transport};
+use crate::batch::{with_batch, Batch};
+use crate::fast;
 use crate::forward::{Dialer, BUDGET};
 use crate::ports;
 use crate::table::Table;
@@ -33,8 +36,6 @@ const MAX_FORWARDS: usize = 1024;
 const MAX_TCP_CLIENTS: usize = 64;
 /// An idle TCP client is dropped after this long.
 const TCP_IDLE: Duration = Duration::from_secs(5);
-/// Largest UDP query read (EDNS clients may send big ones; DNS queries are small).
-const UDP_READ: usize = 4096;
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -228,37 +229,78 @@ async fn forwarded(
     }
 }
 
+/// A query that is not local, to be forwarded by a task of its own.
+struct Pending {
+    query: Vec<u8>,
+    peer: SocketAddr,
+    upstreams: Vec<IpAddr>,
+}
+
+/// Answer every query of one received batch (fast path first, then the general one); the answers
+/// are left in the batch's reply buffers, the queries to forward are returned.
+fn answer_batch(inner: &Inner, sb: &Sandbox, b: &mut Batch, n: usize) -> Vec<Pending> {
+    let mut pending = Vec::new();
+    let table = inner.table.read().unwrap_or_else(|p| p.into_inner());
+    for i in 0..n {
+        let (query, out) = b.split(i);
+        if fast::answer(&table, &sb.id, query, Transport::Udp, out) {
+            continue;
+        }
+        match handle(&table, &sb.id, query, Transport::Udp) {
+            Reply::Answer(bytes) => *out = bytes,
+            Reply::Forward(upstreams) => {
+                let query = query.to_vec();
+                if let Some(peer) = b.peer(i) {
+                    pending.push(Pending {
+                        query,
+                        peer,
+                        upstreams,
+                    });
+                }
+            }
+            Reply::Drop => {}
+        }
+    }
+    pending
+}
+
 async fn serve_udp(inner: Arc<Inner>, sb: Arc<Sandbox>, sock: Arc<UdpSocket>) {
-    let mut buf = vec![0u8; UDP_READ];
+    let fd = sock.as_raw_fd();
     loop {
-        let (n, peer) = match sock.recv_from(&mut buf).await {
+        if let Err(e) = sock.readable().await {
+            tracing::debug!(sandbox = %sb.id, error = %e, "udp readiness failed");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            continue;
+        }
+        // Receive, answer and send one batch with no await in between (the buffers are the
+        // thread's); what the socket did not take is sent afterwards.
+        let done = sock.try_io(Interest::READABLE, || {
+            with_batch(|b| {
+                let n = b.recv(fd)?;
+                let pending = answer_batch(&inner, &sb, b, n);
+                Ok((pending, b.send(fd)))
+            })
+        });
+        let (pending, unsent) = match done {
             Ok(x) => x,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
             Err(e) => {
                 tracing::debug!(sandbox = %sb.id, error = %e, "udp receive failed");
                 tokio::time::sleep(Duration::from_millis(10)).await;
                 continue;
             }
         };
-        let reply = {
-            let table = inner.table.read().unwrap_or_else(|p| p.into_inner());
-            handle(&table, &sb.id, &buf[..n], Transport::Udp)
-        };
-        match reply {
-            Reply::Answer(b) => {
-                if sock.try_send_to(&b, peer).is_err() {
-                    let _ = sock.send_to(&b, peer).await;
+        for (bytes, peer) in unsent {
+            let _ = sock.send_to(&bytes, peer).await;
+        }
+        for p in pending {
+            let (inner, sb, sock) = (inner.clone(), sb.clone(), sock.clone());
+            tokio::spawn(async move {
+                let reply = forwarded(&inner, &sb, &p.query, &p.upstreams, Transport::Udp).await;
+                if let Some(r) = reply {
+                    let _ = sock.send_to(&r, p.peer).await;
                 }
-            }
-            Reply::Forward(ups) => {
-                let (inner, sb, sock) = (inner.clone(), sb.clone(), sock.clone());
-                let query = buf[..n].to_vec();
-                tokio::spawn(async move {
-                    if let Some(r) = forwarded(&inner, &sb, &query, &ups, Transport::Udp).await {
-                        let _ = sock.send_to(&r, peer).await;
-                    }
-                });
-            }
-            Reply::Drop => {}
+            });
         }
     }
 }
@@ -287,6 +329,8 @@ async fn serve_tcp(inner: Arc<Inner>, sb: Arc<Sandbox>, listener: TcpListener) {
 
 /// One TCP client: length-prefixed queries, answered in order, until it goes quiet.
 async fn tcp_client(inner: &Inner, sb: &Sandbox, mut s: TcpStream) -> std::io::Result<()> {
+    let mut fast_out = Vec::new();
+    let mut framed = Vec::new();
     loop {
         let len = match tokio::time::timeout(TCP_IDLE, s.read_u16()).await {
             Ok(r) => r? as usize,
@@ -296,21 +340,38 @@ async fn tcp_client(inner: &Inner, sb: &Sandbox, mut s: TcpStream) -> std::io::R
         tokio::time::timeout(TCP_IDLE, s.read_exact(&mut q))
             .await
             .map_err(|_| std::io::Error::from(std::io::ErrorKind::TimedOut))??;
-        let reply = handle(&inner.table(), &sb.id, &q, Transport::Tcp);
-        let out = match reply {
-            Reply::Answer(b) => b,
-            Reply::Forward(ups) => match forwarded(inner, sb, &q, &ups, Transport::Tcp).await {
-                Some(b) => b,
-                None => return Ok(()),
-            },
-            Reply::Drop => return Ok(()),
+        let reply = {
+            let table = inner.table();
+            if fast::answer(&table, &sb.id, &q, Transport::Tcp, &mut fast_out) {
+                None
+            } else {
+                Some(handle(&table, &sb.id, &q, Transport::Tcp))
+            }
+        };
+        let slow_out;
+        let out: &[u8] = match reply {
+            None => &fast_out,
+            Some(Reply::Answer(b)) => {
+                slow_out = b;
+                &slow_out
+            }
+            Some(Reply::Forward(ups)) => {
+                match forwarded(inner, sb, &q, &ups, Transport::Tcp).await {
+                    Some(b) => {
+                        slow_out = b;
+                        &slow_out
+                    }
+                    None => return Ok(()),
+                }
+            }
+            Some(Reply::Drop) => return Ok(()),
         };
         let Ok(n) = u16::try_from(out.len()) else {
             return Ok(());
         };
-        let mut framed = Vec::with_capacity(out.len() + 2);
+        framed.clear();
         framed.extend_from_slice(&n.to_be_bytes());
-        framed.extend_from_slice(&out);
+        framed.extend_from_slice(out);
         s.write_all(&framed).await?;
     }
 }

@@ -252,6 +252,7 @@ impl NetworkDriver for BridgeDriver {
                 mtu: bridge.mtu,
                 master: Some(bridge.index),
                 host_ipv6_off: true,
+                hairpin: true,
             })
             .await;
         match res {

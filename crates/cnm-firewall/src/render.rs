@@ -239,7 +239,13 @@ fn network(out: &mut String, f: Family, n: &NetFirewall) {
         };
         nat.push(format!("oifname != {br} {action}"));
     }
-    let mut hp = vec![format!("iifname {br} ct status dnat masquerade")];
+    // A container reaching a published port of its own bridge: the reply must come back through the
+    // host. Matched by source subnet, not input interface: br_netfilter translates and bridges such a
+    // frame without routing it, and its postrouting hook has no input interface.
+    let mut hp: Vec<String> = subnets
+        .iter()
+        .map(|s| format!("{} saddr {} ct status dnat masquerade", f.nft(), s.trunc()))
+        .collect();
     if f == Family::V4 {
         // The host reaching a published port through 127.0.0.1 (route_localnet is on for the bridge).
         hp.push("ip saddr 127.0.0.0/8 ct status dnat masquerade".into());

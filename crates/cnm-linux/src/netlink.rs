@@ -10,10 +10,12 @@ use futures::TryStreamExt;
 use ipnet::IpNet;
 use netlink_packet_route::address::AddressAttribute;
 use netlink_packet_route::link::{
-    InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo as NlLinkInfo, LinkMessage,
+    InfoBridgePort, InfoKind, InfoPortData, InfoPortKind, InfoVeth, LinkAttribute, LinkFlags,
+    LinkInfo as NlLinkInfo, LinkMessage,
 };
 use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteMessage};
 use netlink_packet_route::AddressFamily;
+use rtnetlink::packet_core::{NLM_F_ACK, NLM_F_REQUEST};
 use rtnetlink::{LinkBridge, LinkMessageBuilder, LinkUnspec, RouteMessageBuilder};
 
 use crate::error::{LinuxError, Result};
@@ -43,6 +45,10 @@ pub struct VethSpec<'a> {
     /// port adds link-local, prefix and multicast routes that the kernel walks on each later link change,
     /// so attaches would slow down with the number of containers.
     pub host_ipv6_off: bool,
+    /// Hairpin mode on the bridge port: a frame may leave by the port it came in. A container reaching
+    /// its own published port is translated back to itself while still inside the bridge (br_netfilter),
+    /// and the bridge would drop that frame otherwise.
+    pub hairpin: bool,
 }
 
 #[derive(Clone)]
@@ -164,18 +170,29 @@ impl Netlink {
         if spec.host_ipv6_off {
             // Before the link comes up, so the kernel never configures IPv6 on it.
             crate::sysctl::write_iface("ipv6", spec.host_name, "disable_ipv6", "1")?;
-            self.set_up_by_name(spec.host_name).await?;
+        }
+        let hairpin = spec.hairpin && spec.master.is_some();
+        if spec.host_ipv6_off || hairpin {
+            // One message: up (when still down) and the bridge-port mode.
+            let mut msg = LinkUnspec::new_with_name(spec.host_name).up().build();
+            if hairpin {
+                msg.attributes.push(LinkAttribute::LinkInfo(vec![
+                    NlLinkInfo::PortKind(InfoPortKind::Bridge),
+                    NlLinkInfo::PortData(InfoPortData::BridgePort(vec![
+                        InfoBridgePort::HairpinMode(true),
+                    ])),
+                ]));
+            }
+            // RTM_NEWLINK on an existing link (no create flags): only that path applies bridge-port data.
+            self.handle
+                .link()
+                .add(msg)
+                .set_flags(NLM_F_REQUEST | NLM_F_ACK)
+                .execute()
+                .await
+                .map_err(|e| LinuxError::netlink(format!("set {} up", spec.host_name), e))?;
         }
         Ok(())
-    }
-
-    async fn set_up_by_name(&self, name: &str) -> Result<()> {
-        self.handle
-            .link()
-            .set(LinkUnspec::new_with_name(name).up().build())
-            .execute()
-            .await
-            .map_err(|e| LinuxError::netlink(format!("set {name} up"), e))
     }
 
     /// Rename a link that is down and bring it up, in one message (the kernel renames before it applies

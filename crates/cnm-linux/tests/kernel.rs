@@ -42,6 +42,7 @@ fn veth_peer_is_created_inside_the_namespace() {
             mtu: Some(1400),
             master: Some(br),
             host_ipv6_off: true,
+            hairpin: true,
         })
         .await
         .expect("veth");

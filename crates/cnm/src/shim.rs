@@ -8,6 +8,11 @@
 //! `ok <shim pid> <container pid>` or `err <exit code> <message>` on the pipe, then copies the
 //! container's stdout/stderr into the log in Docker's multiplexed stream framing, and finally writes the
 //! exit code file.
+//!
+//! The container process leads a process group of its own. When it ends (on its own, on SIGTERM or on
+//! SIGKILL), the shim kills what is left of that group with SIGKILL before it records the exit, the way
+//! the end of PID 1 ends a Docker container's PID namespace: no child or grandchild outlives the
+//! container, and none keeps the log pipes (and with them the shim) alive.
 
 use std::ffi::CString;
 use std::fs::File;
@@ -147,6 +152,9 @@ fn run_shim(spec: ShimSpec, mut out: File, netns: Option<File>) -> ! {
             drop(out_r);
             drop(err_r);
             drop(exec_r);
+            // Our own process group, so that the shim can end all of the container at once.
+            let _ =
+                nix::unistd::setpgid(nix::unistd::Pid::from_raw(0), nix::unistd::Pid::from_raw(0));
             let res = enter_container(&spec, netns.as_ref(), out_w.as_raw_fd(), err_w.as_raw_fd());
             let msg = match res {
                 Ok(()) => exec_command(&argv, &envp, &path_var),
@@ -156,9 +164,15 @@ fn run_shim(spec: ShimSpec, mut out: File, netns: Option<File>) -> ! {
             let _ = w.write_all(format!("{} {}", msg.0, msg.1).as_bytes());
             unsafe { libc::_exit(msg.0) }
         }
-        Ok(ForkResult::Parent { child }) => child,
+        Ok(ForkResult::Parent { child }) => {
+            // Both sides set the group, so it is in place whichever runs first.
+            let _ = nix::unistd::setpgid(child, child);
+            child
+        }
         Err(e) => fail(&mut out, 125, format!("fork: {e}")),
     };
+    // Opened before the child can exit unseen: the log pump watches it (a zombie still counts).
+    let child_fd = pidfd_open(child.as_raw());
     drop(out_w);
     drop(err_w);
     drop(exec_w);
@@ -185,8 +199,22 @@ fn run_shim(spec: ShimSpec, mut out: File, netns: Option<File>) -> ! {
             libc::dup2(devnull.as_raw_fd(), 2);
         }
     }
-    pump_logs(&mut log, File::from(out_r), File::from(err_r));
+    let early = pump_logs(
+        &mut log,
+        File::from(out_r),
+        File::from(err_r),
+        child_fd.ok(),
+        child,
+    );
+    // Make sure the main process has ended (it stays a zombie until reaped, so its group id cannot
+    // be reused yet), then whatever it left behind in its group goes with it.
+    let status = early.or_else(|| exit_status(child));
+    kill_group(child);
     let code = loop {
+        if let Some(code) = status {
+            let _ = waitpid(child, None);
+            break code;
+        }
         match waitpid(child, None) {
             Ok(WaitStatus::Exited(_, c)) => break c,
             Ok(WaitStatus::Signaled(_, sig, _)) => break 128 + sig as i32,
@@ -290,10 +318,49 @@ fn exec_command(argv: &[CString], envp: &[CString], path_var: &str) -> (i32, Str
     }
 }
 
+fn pidfd_open(pid: libc::pid_t) -> std::io::Result<OwnedFd> {
+    // SAFETY: plain syscall; on success it returns a new descriptor that we own.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: fd is a fresh descriptor returned by the kernel.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// Wait until `child` has ended and return its exit code without reaping it.
+fn exit_status(child: nix::unistd::Pid) -> Option<i32> {
+    use nix::sys::wait::{waitid, Id, WaitPidFlag};
+    loop {
+        match waitid(Id::Pid(child), WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT) {
+            Ok(WaitStatus::Exited(_, c)) => return Some(c),
+            Ok(WaitStatus::Signaled(_, sig, _)) => return Some(128 + sig as i32),
+            Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => return None,
+        }
+    }
+}
+
+/// SIGKILL to every process of the container's group (led by `leader`), only once the leader has
+/// ended (see [`exit_status`]), so that the kill cannot change the container's exit code.
+fn kill_group(leader: nix::unistd::Pid) {
+    let _ = nix::sys::signal::killpg(leader, nix::sys::signal::Signal::SIGKILL);
+}
+
 /// Copy both pipes into the log until both reach EOF, framing each chunk as Docker's stream format.
-fn pump_logs(log: &mut File, out: File, err: File) {
+/// When the container's main process (`child`, watched through `child_fd`) ends first, the rest of
+/// its group is killed, so that a surviving descendant cannot hold the pipes open.
+fn pump_logs(
+    log: &mut File,
+    out: File,
+    err: File,
+    child_fd: Option<OwnedFd>,
+    child: nix::unistd::Pid,
+) -> Option<i32> {
     use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
     let mut open = [Some(out), Some(err)];
+    let mut child_fd = child_fd;
+    let mut status = None;
     let mut buf = [0u8; 32 * 1024];
     while open.iter().any(Option::is_some) {
         let mut fds = Vec::new();
@@ -303,6 +370,10 @@ fn pump_logs(log: &mut File, out: File, err: File) {
                 fds.push(PollFd::new(std::os::fd::AsFd::as_fd(f), PollFlags::POLLIN));
                 which.push(i);
             }
+        }
+        if let Some(p) = &child_fd {
+            fds.push(PollFd::new(std::os::fd::AsFd::as_fd(p), PollFlags::POLLIN));
+            which.push(usize::MAX);
         }
         match poll(&mut fds, PollTimeout::NONE) {
             Ok(_) => {}
@@ -317,6 +388,13 @@ fn pump_logs(log: &mut File, out: File, err: File) {
             .collect();
         drop(fds);
         for i in ready {
+            if i == usize::MAX {
+                // The main process is gone: end the rest, then drain the pipes to EOF.
+                status = exit_status(child);
+                kill_group(child);
+                child_fd = None;
+                continue;
+            }
             let n = match open[i].as_mut().map(|f| f.read(&mut buf)) {
                 Some(Ok(n)) => n,
                 Some(Err(e)) if e.kind() == std::io::ErrorKind::Interrupted => continue,
@@ -334,4 +412,5 @@ fn pump_logs(log: &mut File, out: File, err: File) {
             let _ = log.write_all(&frame);
         }
     }
+    status
 }

@@ -1039,3 +1039,56 @@ fn older_api_versions_are_served() {
         .collect();
     assert_eq!(a.len(), 1);
 }
+
+#[test]
+fn docker_port_ps_and_inspect_show_published_ports() {
+    let w = World::new();
+    w.docker(&["network", "create", "pn"]).ok();
+    w.cnm(&[
+        "run",
+        "-d",
+        "--name",
+        "pub",
+        "--network",
+        "pn",
+        "-p",
+        "8080:80",
+        "-p",
+        "127.0.0.1:5353:53/udp",
+        "--",
+        "sleep",
+        "1000",
+    ])
+    .ok();
+    let port = w.docker(&["port", "pub"]).ok().stdout;
+    assert!(port.contains("80/tcp -> 0.0.0.0:8080"), "{port}");
+    assert!(port.contains("53/udp -> 127.0.0.1:5353"), "{port}");
+    let one = w.docker(&["port", "pub", "80"]).ok().stdout;
+    assert_eq!(one.trim(), "0.0.0.0:8080");
+    let ps = w.docker(&["ps", "--format", "{{.Ports}}"]).ok().stdout;
+    assert!(ps.contains("0.0.0.0:8080->80/tcp"), "{ps}");
+    assert!(ps.contains("127.0.0.1:5353->53/udp"), "{ps}");
+    let f = w
+        .docker(&["inspect", "-f", "{{json .NetworkSettings.Ports}}", "pub"])
+        .ok()
+        .stdout;
+    let v: serde_json::Value = serde_json::from_str(f.trim()).expect("json");
+    assert_eq!(v["80/tcp"][0]["HostPort"], "8080");
+    assert_eq!(v["53/udp"][0]["HostIp"], "127.0.0.1");
+    w.docker(&["rm", "-f", "pub"]).ok();
+    // The port is free again: another container can take it.
+    w.cnm(&[
+        "run",
+        "-d",
+        "--name",
+        "again",
+        "--network",
+        "pn",
+        "-p",
+        "8080:80",
+        "--",
+        "sleep",
+        "1000",
+    ])
+    .ok();
+}

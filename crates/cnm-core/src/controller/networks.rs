@@ -10,6 +10,7 @@ use ipnet::IpNet;
 
 use super::{Controller, NetState};
 use crate::error::{CoreError, Result};
+use crate::firewall::NetFirewall;
 use crate::ids::new_id;
 use crate::lookup::Lookup;
 use crate::model::{now_ns, EndpointRecord, NetworkRecord, SubnetRecord};
@@ -252,7 +253,18 @@ impl Controller {
             release(&mut st, &rec);
             return Err(e.into());
         }
-        if let Err(e) = driver.create_network(&mut rec).await {
+        let mut created = driver.create_network(&mut rec).await;
+        if created.is_ok() {
+            if let Some(fw) = NetFirewall::of(&rec) {
+                if let Err(e) = self.firewall.add_network(&fw).await {
+                    if let Err(de) = driver.delete_network(&rec).await {
+                        tracing::warn!(network = %rec.id, error = %de, "rollback of network create failed");
+                    }
+                    created = Err(e);
+                }
+            }
+        }
+        if let Err(e) = created {
             release(&mut st, &rec);
             let mut b = Batch::new();
             b.delete(Kind::Meta, &format!("pending-network/{}", rec.id));
@@ -263,6 +275,7 @@ impl Controller {
         batch.put(Kind::Network, &rec.id, &rec)?;
         batch.delete(Kind::Meta, &format!("pending-network/{}", rec.id));
         if let Err(e) = self.store.commit(batch) {
+            self.forget_network_firewall(&rec).await;
             if let Err(de) = driver.delete_network(&rec).await {
                 tracing::warn!(network = %rec.id, error = %de, "rollback of network create failed");
             }
@@ -279,6 +292,16 @@ impl Controller {
         );
         st.networks.insert(id.clone(), NetState { rec, pools });
         Ok((id, warning))
+    }
+
+    /// Take a network's rules off the firewall (a failure leaves stray chains the next full
+    /// replacement deletes, so it is only logged).
+    async fn forget_network_firewall(&self, rec: &NetworkRecord) {
+        if let Some(fw) = NetFirewall::of(rec) {
+            if let Err(e) = self.firewall.remove_network(&fw).await {
+                tracing::warn!(network = %rec.id, error = %e, "removing the network's firewall rules failed");
+            }
+        }
     }
 
     pub async fn delete_network(&self, reference: &str) -> Result<()> {
@@ -310,6 +333,7 @@ impl Controller {
         let mut b = Batch::new();
         b.delete(Kind::Network, id);
         self.store.commit(b)?;
+        self.forget_network_firewall(&rec).await;
         if let Err(e) = driver.delete_network(&rec).await {
             tracing::warn!(network = %id, error = %e, "kernel cleanup of removed network failed");
         }

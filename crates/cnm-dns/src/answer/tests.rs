@@ -8,7 +8,7 @@ use hickory_proto::rr::{DNSClass, Name, RData, RecordType};
 use super::*;
 use crate::table::Table;
 
-fn ep(names: &[&str], v4: Option<[u8; 4]>, v6: Option<&str>) -> DnsEndpoint {
+pub(crate) fn ep(names: &[&str], v4: Option<[u8; 4]>, v6: Option<&str>) -> DnsEndpoint {
     DnsEndpoint {
         names: names.iter().map(|s| s.to_string()).collect(),
         ipv4: v4.map(Ipv4Addr::from),
@@ -18,7 +18,7 @@ fn ep(names: &[&str], v4: Option<[u8; 4]>, v6: Option<&str>) -> DnsEndpoint {
 
 /// Two networks: `app` (web, db sharing alias `svc`, an IPv6 host) and `other` (secret); sandbox
 /// `s1` is on `app` only, `s2` on both, `int` on an internal-only setup, `noup` without upstreams.
-fn table() -> Table {
+pub(crate) fn table() -> Table {
     let mut networks = BTreeMap::new();
     networks.insert(
         "n-app".to_string(),
@@ -59,7 +59,7 @@ fn table() -> Table {
     })
 }
 
-fn query(name: &str, qtype: RecordType) -> Message {
+pub(crate) fn query(name: &str, qtype: RecordType) -> Message {
     let mut m = Message::query();
     m.metadata.id = 4242;
     m.metadata.recursion_desired = true;
@@ -263,7 +263,7 @@ fn external_names_forward_or_servfail() {
     ));
 }
 
-fn big_table(n: u8) -> Table {
+pub(crate) fn big_table(n: u8) -> Table {
     let mut networks = BTreeMap::new();
     networks.insert(
         "n".to_string(),

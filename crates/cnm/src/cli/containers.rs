@@ -50,6 +50,15 @@ pub struct RunArgs {
     pub workdir: Option<String>,
     #[arg(short = 'l', long = "label")]
     pub label: Vec<String>,
+    /// Publish a container port: `[hostIP:][hostPort[-end]:]containerPort[-end][/tcp|udp|sctp]`.
+    #[arg(short = 'p', long = "publish")]
+    pub publish: Vec<String>,
+    /// Expose a port (or range) without publishing it.
+    #[arg(long = "expose")]
+    pub expose: Vec<String>,
+    /// Publish every exposed port on a random host port.
+    #[arg(short = 'P', long = "publish-all")]
+    pub publish_all: bool,
     /// The command and its arguments.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
     pub cmd: Vec<String>,
@@ -89,7 +98,43 @@ fn strip_dashdash(mut cmd: Vec<String>) -> Vec<String> {
     cmd
 }
 
+/// `-p` and `--expose` as the docker CLI sends them: `HostConfig.PortBindings` and `Config.ExposedPorts`.
+fn port_flags(a: &RunArgs) -> Result<(cnm_api::PortMap, BTreeMap<String, cnm_api::Empty>), String> {
+    let mut bindings = cnm_api::PortMap::new();
+    let mut exposed = BTreeMap::new();
+    for spec in &a.publish {
+        for (key, ip, port) in cnm_core::ports::parse_publish(spec).map_err(|e| e.to_string())? {
+            exposed.insert(key.clone(), cnm_api::Empty::default());
+            bindings
+                .entry(key)
+                .or_insert_with(|| Some(Vec::new()))
+                .get_or_insert_with(Vec::new)
+                .push(cnm_api::PortBinding {
+                    host_ip: ip,
+                    host_port: port,
+                });
+        }
+    }
+    for spec in &a.expose {
+        let (body, proto) = spec.rsplit_once('/').unwrap_or((spec.as_str(), "tcp"));
+        let (lo, hi) = cnm_core::ports::parse_range(body, "range for exposed port")
+            .map_err(|e| e.to_string())?;
+        for p in lo..=hi {
+            exposed.insert(format!("{p}/{proto}"), cnm_api::Empty::default());
+        }
+    }
+    Ok((bindings, exposed))
+}
+
 pub fn run(c: &Client, a: RunArgs) -> i32 {
+    let (port_bindings, exposed_ports) = match port_flags(&a) {
+        Ok(p) => p,
+        Err(e) => return run_error(e),
+    };
+    if !port_bindings.is_empty() && a.network.first().map(String::as_str) == Some("host") {
+        eprintln!("WARNING: Published ports are discarded when using host network mode");
+    }
+    let publish_all = a.publish_all;
     let cmd = strip_dashdash(a.cmd);
     if cmd.is_empty() {
         return run_error("no command given");
@@ -147,8 +192,11 @@ pub fn run(c: &Client, a: RunArgs) -> i32 {
             extra_hosts: (!a.add_host.is_empty()).then_some(a.add_host),
             links: (!a.link.is_empty()).then_some(a.link),
             auto_remove: a.rm,
+            port_bindings,
+            publish_all_ports: publish_all,
             ..Default::default()
         },
+        exposed_ports: (!exposed_ports.is_empty()).then_some(exposed_ports),
         networking_config: cnm_api::NetworkingConfig {
             endpoints_config: endpoints,
         },
@@ -444,7 +492,7 @@ pub fn ps(c: &Client, a: PsArgs) -> i32 {
                 format!("\"{cmd}\""),
                 format!("{ago} ago"),
                 v["Status"].as_str().unwrap_or("").to_string(),
-                String::new(),
+                ports_column(&v["Ports"]),
                 net,
                 names,
             ]
@@ -495,6 +543,61 @@ pub fn inspect(c: &Client, ids: &[String], format: Option<&str>) -> i32 {
         None => println!("{}", pretty(&Value::Array(out))),
     }
     code
+}
+
+/// docker's PORTS column: `0.0.0.0:8080->80/tcp, [::]:8080->80/tcp`, consecutive ports folded into
+/// ranges (`0.0.0.0:8000-8002->8000-8002/tcp`), unpublished ones as `80/tcp`.
+fn ports_column(ports: &Value) -> String {
+    let mut items: Vec<(String, u64, u64, String)> = ports
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| {
+            (
+                p["IP"].as_str().unwrap_or("").to_string(),
+                p["PublicPort"].as_u64().unwrap_or(0),
+                p["PrivatePort"].as_u64().unwrap_or(0),
+                p["Type"].as_str().unwrap_or("tcp").to_string(),
+            )
+        })
+        .collect();
+    items.sort_by(|a, b| (&a.3, &a.0, a.2, a.1).cmp(&(&b.3, &b.0, b.2, b.1)));
+    // Runs of (ip, proto) where both ports step by one.
+    let mut runs: Vec<(String, u64, u64, u64, u64, String)> = Vec::new();
+    for (ip, public, private, proto) in items {
+        if let Some(last) = runs.last_mut() {
+            let (lip, _, lpub1, _, lpriv1, lproto) = last;
+            let step = |a: u64, b: u64| (a == 0 && b == 0) || b == a + 1;
+            if *lip == ip && *lproto == proto && step(*lpub1, public) && private == *lpriv1 + 1 {
+                last.2 = public;
+                last.4 = private;
+                continue;
+            }
+        }
+        runs.push((ip, public, public, private, private, proto));
+    }
+    let range = |a: u64, b: u64| {
+        if a == b {
+            a.to_string()
+        } else {
+            format!("{a}-{b}")
+        }
+    };
+    runs.iter()
+        .map(|(ip, p0, p1, c0, c1, proto)| {
+            if ip.is_empty() && *p0 == 0 {
+                format!("{}/{proto}", range(*c0, *c1))
+            } else {
+                let host = if ip.contains(':') {
+                    format!("[{ip}]")
+                } else {
+                    ip.clone()
+                };
+                format!("{host}:{}->{}/{proto}", range(*p0, *p1), range(*c0, *c1))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 pub fn port(c: &Client, id: &str) -> i32 {

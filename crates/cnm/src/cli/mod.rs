@@ -37,7 +37,7 @@ pub enum Cmd {
     #[command(subcommand)]
     Network(networks::NetworkCmd),
     /// Run a command in a new container (its own network namespace).
-    Run(containers::RunArgs),
+    Run(Box<containers::RunArgs>),
     /// Start a created or stopped container.
     Start { containers: Vec<String> },
     /// Run a command in a running container.
@@ -104,7 +104,7 @@ pub fn run(cli: Cli) -> i32 {
     match cli.cmd {
         Cmd::Daemon(_) => 0,
         Cmd::Network(n) => networks::run(&client, n),
-        Cmd::Run(a) => containers::run(&client, a),
+        Cmd::Run(a) => containers::run(&client, *a),
         Cmd::Start { containers } => containers::start(&client, &containers),
         Cmd::Exec(a) => containers::exec(&client, a),
         Cmd::Ps(a) => containers::ps(&client, a),

@@ -213,8 +213,6 @@ pub fn container_create(
             (k.clone(), entries)
         })
         .collect();
-    let ports = cnm_core::ports::requests_from_bindings(&bindings)
-        .map_err(|e| ApiError::bad_request(e.to_string()))?;
     let mut exposed_ports: Vec<String> = req
         .exposed_ports
         .unwrap_or_default()
@@ -224,6 +222,18 @@ pub fn container_create(
         .collect();
     exposed_ports.sort();
     exposed_ports.dedup();
+    let mut bindings = bindings;
+    if hc.publish_all_ports {
+        // `-P`: every exposed port without a binding gets a random host port.
+        for k in &exposed_ports {
+            let bound = bindings.keys().any(|b| port_key(b) == *k);
+            if !bound {
+                bindings.insert(k.clone(), Vec::new());
+            }
+        }
+    }
+    let ports = cnm_core::ports::requests_from_bindings(&bindings)
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
     let mut networks = Vec::new();
     for (n, es) in req.networking_config.endpoints_config {
         networks.push((n, endpoint_request(Some(es), false)?));

@@ -169,11 +169,19 @@ async fn serve(args: DaemonArgs) -> anyhow::Result<()> {
     let dns = Arc::new(
         cnm_dns::Resolvers::new(cnm_dns::ports::dir(&args.exec_root)).context("embedded DNS")?,
     );
-    let (ctl, report) = Controller::open_with_dns(cfg, store, drivers, os.clone(), dns, |c| {
-        supervisor.is_alive(c)
-    })
+    let firewall = cnm_firewall::NftFirewall::new();
+    let (ctl, report) = Controller::open_full(
+        cfg,
+        store,
+        drivers,
+        os.clone(),
+        dns,
+        firewall.clone(),
+        |c| supervisor.is_alive(c),
+    )
     .await
     .context("restore state")?;
+    firewall.spawn_healer();
     os.replenish();
     tracing::info!(
         networks = report.networks,

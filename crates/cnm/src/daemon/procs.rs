@@ -260,11 +260,14 @@ impl Supervisor {
         });
     }
 
+    /// Signal a container's main process, as Docker does. The shim kills the rest of the
+    /// container's process group once the main process has ended (see `shim`).
     pub fn signal(pid: u32, sig: nix::sys::signal::Signal) -> Result<(), ApiError> {
         if pid == 0 {
             return Ok(());
         }
-        match nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), sig) {
+        let target = nix::unistd::Pid::from_raw(pid as i32);
+        match nix::sys::signal::kill(target, sig) {
             Ok(()) | Err(nix::errno::Errno::ESRCH) => Ok(()),
             Err(e) => Err(ApiError::internal(format!("signal {sig}: {e}"))),
         }

@@ -366,7 +366,52 @@ impl Drop for World {
             }
             self.stop_daemon(nix::sys::signal::Signal::SIGTERM);
         }
+        self.kill_leftovers();
         let _ = self.holder.kill();
         let _ = self.holder.wait();
+    }
+}
+
+impl World {
+    /// Kill whatever this world's daemon started that is still alive (a test that failed with the daemon
+    /// down leaves its shims and container processes): every process in the world's network namespace
+    /// or in one of its sandbox namespaces, found by namespace identity, killed by PID.
+    fn kill_leftovers(&self) {
+        use std::os::unix::fs::MetadataExt;
+        let ns_id = |p: &std::path::Path| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
+        let mut ours: Vec<(u64, u64)> = Vec::new();
+        ours.extend(ns_id(std::path::Path::new(&format!(
+            "/proc/{}/ns/net",
+            self.holder.id()
+        ))));
+        // The namespace files are bind mounts in the world's mount namespace: look through its root.
+        let netns = format!(
+            "/proc/{}/root{}",
+            self.holder.id(),
+            self.path("exec/netns").display()
+        );
+        if let Ok(rd) = std::fs::read_dir(netns) {
+            for e in rd.flatten() {
+                ours.extend(ns_id(&e.path()));
+            }
+        }
+        let me = std::process::id();
+        let Ok(procs) = std::fs::read_dir("/proc") else {
+            return;
+        };
+        for e in procs.flatten() {
+            let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+                continue;
+            };
+            if pid == me || pid == self.holder.id() {
+                continue;
+            }
+            if ns_id(&e.path().join("ns/net")).is_some_and(|id| ours.contains(&id)) {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid as i32),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+        }
     }
 }

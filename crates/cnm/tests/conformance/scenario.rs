@@ -70,8 +70,6 @@ const NO_SECURITY_PROFILES: &str = "cnm applies no seccomp or AppArmor profile";
 const NO_CGROUPS: &str = "cnm puts container processes in no cgroup of their own";
 const NO_LOG_PLUGINS: &str = "cnm keeps one log file per container and has no log plugins";
 const DRIVERS: &str = "cnm has the bridge, host and null drivers (no macvlan, ipvlan, overlay yet)";
-const FORWARDING: &str =
-    "cnm turns IPv4 forwarding on only when a network needs it (firewall issue); a fresh namespace has it off";
 const BRIDGE_GATEWAY: &str =
     "cnm always shows the default bridge's gateway; Docker omits it on its \
     first start on a host and shows it once docker0 exists at start (restart) or with --bip";
@@ -162,7 +160,6 @@ const INFO: &[Diff] = &[
         Exactly(r#"["json-file","local"]"#),
         NO_LOG_PLUGINS,
     ),
-    diff("IPv4Forwarding", Exactly("false"), FORWARDING),
     diff("BridgeNfIptables", Any, MACHINE),
     diff("BridgeNfIp6tables", Any, MACHINE),
     diff("NFd", Any, MACHINE),

@@ -1,0 +1,246 @@
+//! Published-port benchmarks through the API, in a world of their own (same harness as the end-to-end
+//! tests): what publishing 1000 and 10,000 ports adds to an attach, how 100 containers with one port each
+//! scale, daemon RSS per published port, and TCP throughput through a published port (iperf3) against
+//! container-to-container throughput in the same run.
+//!
+//! Run: `cargo bench -p cnm --bench ports` (root). `CNM_BENCH_ROUNDS` (default 10) sets the rounds; the
+//! variants are interleaved within each round.
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::time::{Duration, Instant};
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn stats(v: &[f64]) -> (f64, f64, f64) {
+    let mut s = v.to_vec();
+    s.sort_by(|a, b| a.total_cmp(b));
+    (s[0], s[s.len() / 2], s[s.len() - 1])
+}
+
+fn process_time(head: &str) -> Duration {
+    let line = head
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("server-timing:"))
+        .expect("Server-Timing header on start");
+    line.split([':', ','])
+        .map(str::trim)
+        .find(|p| p.starts_with("process;"))
+        .and_then(|p| p.split("dur=").nth(1))
+        .and_then(|v| v.parse::<f64>().ok())
+        .map(|v| Duration::from_secs_f64(v / 1000.0))
+        .expect("process timing")
+}
+
+fn rss_kb(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Create and start a container with `bindings` (a `PortBindings` JSON object); returns its id and the
+/// attach time without the process start (client total minus the server's process time).
+fn attach(w: &common::World, name: &str, cmd: &str, bindings: &str) -> (String, Duration) {
+    let body = format!(
+        r#"{{"Cmd":{cmd},"HostConfig":{{"NetworkMode":"bench","PortBindings":{bindings}}}}}"#
+    );
+    let t = Instant::now();
+    let (st, resp) = w.http(
+        "POST",
+        &format!("/containers/create?name={name}"),
+        Some(&body),
+    );
+    assert_eq!(st, 201, "{resp}");
+    let v: serde_json::Value = serde_json::from_str(&resp).expect("json");
+    let id = v["Id"].as_str().expect("id").to_string();
+    let (st, head, resp) = w.http_full("POST", &format!("/containers/{id}/start"), None);
+    let total = t.elapsed();
+    assert_eq!(st, 204, "{resp}");
+    (id, total.saturating_sub(process_time(&head)))
+}
+
+fn remove(w: &common::World, id: &str) {
+    let (st, _) = w.http("DELETE", &format!("/containers/{id}?force=1"), None);
+    assert_eq!(st, 204);
+}
+
+/// `{"P/tcp":[{"HostPort":"H"}], …}` for host ports `h0..h0+n` → container ports `c0..c0+n`.
+fn range(h0: u32, c0: u32, n: u32) -> String {
+    let items: Vec<String> = (0..n)
+        .map(|i| {
+            format!(
+                r#""{}/tcp":[{{"HostIp":"","HostPort":"{}"}}]"#,
+                c0 + i,
+                h0 + i
+            )
+        })
+        .collect();
+    format!("{{{}}}", items.join(","))
+}
+
+fn iperf_bps(out: &str) -> f64 {
+    let v: serde_json::Value = serde_json::from_str(out).expect("iperf3 JSON");
+    v["end"]["sum_received"]["bits_per_second"]
+        .as_f64()
+        .expect("bits_per_second")
+}
+
+fn main() {
+    let rounds: usize = std::env::var("CNM_BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10);
+    let w = common::World::new();
+    w.cnm(&["network", "create", "--subnet", "10.201.0.0/16", "bench"])
+        .ok();
+    let sleep = r#"["sleep","100000"]"#;
+
+    // (1) publishing over an attach without ports, interleaved.
+    let variants: [(&str, String); 4] = [
+        ("no ports", "{}".into()),
+        (
+            "1000 ports, same host and container ports",
+            range(20000, 20000, 1000),
+        ),
+        ("1000 ports, translated", range(40000, 20000, 1000)),
+        (
+            "10,000 ports, same host and container ports",
+            range(10000, 10000, 10000),
+        ),
+    ];
+    let mut times: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
+    for r in 0..rounds {
+        for (i, (_, b)) in variants.iter().enumerate() {
+            let (id, d) = attach(&w, &format!("p{r}-{i}"), sleep, b);
+            if i == 3 && r == 0 {
+                // Correctness: the last port of the big range is programmed.
+                let rules = w.sh("nft list map ip cnm dnat-any-same").ok().stdout;
+                assert!(
+                    rules.contains("10000-19999"),
+                    "range not programmed: {rules}"
+                );
+            }
+            times[i].push(ms(d));
+            remove(&w, &id);
+        }
+    }
+
+    // (3) RSS per published port: one container holding 10,000.
+    let pid = w.daemon_pid();
+    let before = rss_kb(pid);
+    let (big, _) = attach(&w, "big", sleep, &range(10000, 10000, 10000));
+    let after = rss_kb(pid);
+    remove(&w, &big);
+
+    // (2) 100 containers with one published port each, each answering on it.
+    let www = w.path("www");
+    std::fs::create_dir_all(&www).expect("www");
+    std::fs::write(www.join("index.html"), "ok\n").expect("index");
+    let httpd = format!(
+        r#"["busybox","httpd","-f","-p","80","-h","{}"]"#,
+        www.display()
+    );
+    let mut per = Vec::new();
+    let mut ids = Vec::new();
+    for i in 0..100u32 {
+        let b = format!(
+            r#"{{"80/tcp":[{{"HostIp":"","HostPort":"{}"}}]}}"#,
+            31000 + i
+        );
+        let (id, d) = attach(&w, &format!("one{i}"), &httpd, &b);
+        per.push(ms(d));
+        ids.push(id);
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    for i in (0..100u32).step_by(9) {
+        w.sh(&format!(
+            "curl -sf -m 2 http://127.0.0.1:{}/ >/dev/null",
+            31000 + i
+        ))
+        .ok();
+    }
+    for id in &ids {
+        remove(&w, id);
+    }
+
+    // (4) throughput: container to container, and through a published port (DNAT) from another container.
+    let (srv, _) = attach(
+        &w,
+        "iperf-srv",
+        r#"["iperf3","-s","-p","5201"]"#,
+        r#"{"5201/tcp":[{"HostIp":"","HostPort":"15201"}]}"#,
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let srv_ip = w.ip("iperf-srv", "bench");
+    let gw = "10.201.0.1";
+    let mut direct = Vec::new();
+    let mut dnat = Vec::new();
+    for _ in 0..3 {
+        for (target, port, out) in [
+            (&srv_ip as &str, "5201", &mut direct),
+            (gw, "15201", &mut dnat),
+        ] {
+            let o = w
+                .cnm(&[
+                    "run",
+                    "--rm",
+                    "--network",
+                    "bench",
+                    "--",
+                    "iperf3",
+                    "-c",
+                    target,
+                    "-p",
+                    port,
+                    "-t",
+                    "3",
+                    "-J",
+                ])
+                .ok();
+            out.push(iperf_bps(&o.stdout) / 1e9);
+        }
+    }
+    remove(&w, &srv);
+
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!(
+        "cnm published-port benchmark, {rounds} rounds, loadavg {}",
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    println!("| attach (create + start minus process start) | min ms | median ms | max ms | median over no ports |");
+    println!("|---|---|---|---|---|");
+    let base = stats(&times[0]).1;
+    for ((label, _), t) in variants.iter().zip(&times) {
+        let (lo, mid, hi) = stats(t);
+        println!(
+            "| {label} | {lo:.2} | {mid:.2} | {hi:.2} | +{:.2} ms |",
+            mid - base
+        );
+    }
+    let first: f64 = per[..10].iter().sum::<f64>() / 10.0;
+    let last: f64 = per[90..].iter().sum::<f64>() / 10.0;
+    println!();
+    println!(
+        "100 containers with one published port each: first 10 mean {first:.2} ms, last 10 mean {last:.2} ms, ratio {:.2}",
+        last / first
+    );
+    println!(
+        "daemon RSS: {before} kB before, {after} kB holding 10,000 published ports ({:.1} bytes per port)",
+        (after.saturating_sub(before) * 1024) as f64 / 10000.0
+    );
+    let (dl, dm, dh) = stats(&direct);
+    let (nl, nm, nh) = stats(&dnat);
+    println!("iperf3 container → container: {dl:.2}/{dm:.2}/{dh:.2} Gbit/s (min/median/max)");
+    println!("iperf3 container → published port (DNAT): {nl:.2}/{nm:.2}/{nh:.2} Gbit/s; median ratio {:.2}", nm / dm);
+}
