@@ -4,4 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --workspace --bins
+scripts/bench-peers.sh --quick
 exec cargo nextest run --workspace --no-fail-fast "$@"

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# cnm against its peers in one run (issue 6): netavark 1.4 (+ aardvark-dns), the CNI reference plugins and
+# the kernel floor, all inside namespaces the suite creates (nothing touches the machine's own).
+#   scripts/bench-peers.sh           full run (release), writes the tables into docs/performance.md
+#   scripts/bench-peers.sh --quick   small sizes (< 2 min), asserts correctness only (CI)
+# Needs root. CNM_PEERS_N overrides the scaling scenario's size (default 1000).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ "$(id -u)" != 0 ]; then
+    echo "bench-peers: needs root (it creates network namespaces)" >&2
+    exit 1
+fi
+peers=(netavark aardvark-dns containernetworking-plugins iperf3)
+missing=()
+for p in "${peers[@]}"; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+for bin in /usr/lib/podman/netavark /usr/lib/podman/aardvark-dns /usr/lib/cni/bridge \
+    /usr/lib/cni/host-local /usr/lib/cni/portmap /usr/lib/cni/firewall; do
+    [ -x "$bin" ] || { echo "bench-peers: peer $bin is missing" >&2; exit 1; }
+done
+if [ "${1:-}" = "--quick" ]; then
+    export CNM_PEERS_QUICK=1
+else
+    export CNM_PEERS_WRITE="${CNM_PEERS_WRITE:-1}"
+fi
+# `cargo bench` builds cnm and the suite in release (the bench profile) and runs it.
+exec cargo bench -p cnm --bench peers
