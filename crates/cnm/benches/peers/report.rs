@@ -118,9 +118,10 @@ impl Report {
         self.section("Not measured yet");
         self.line(
             "(4) one container publishing 1000 / 10,000 ports, (5) 100 containers with one published port each, \
-             (8) RSS with 10,000 published ports and (9) iperf3 through a published port: published ports \
-             are not wired into cnm's daemon yet (`HostConfig.PortBindings`); the scenarios will be added \
-             when they are. (6) DNS q/s against aardvark-dns: `cargo bench -p cnm --bench dns` (section above).",
+             (8) RSS with 10,000 published ports and (9) iperf3 through a published port: measured for cnm \
+             alone by `cargo bench -p cnm --bench ports` (section \"Published ports\" above); the same \
+             scenarios against netavark and CNI portmap are not in this suite yet. (6) DNS q/s against \
+             aardvark-dns: `cargo bench -p cnm --bench dns` (section above).",
         );
     }
 
