@@ -8,7 +8,7 @@ use std::path::Path;
 
 use futures::TryStreamExt;
 use ipnet::IpNet;
-use netlink_packet_route::address::AddressAttribute;
+use netlink_packet_route::address::{AddressAttribute, AddressFlags};
 use netlink_packet_route::link::{
     InfoBridgePort, InfoKind, InfoPortData, InfoPortKind, InfoVeth, LinkAttribute, LinkFlags,
     LinkInfo as NlLinkInfo, LinkMessage,
@@ -230,13 +230,19 @@ impl Netlink {
     }
 
     /// Add an address; an address that is already there is not an error.
+    /// IPv6 addresses skip duplicate address detection (as libnetwork's): addresses come from IPAM, and
+    /// DAD would leave a new container's address unusable ("tentative") for its first second or two.
     pub async fn add_address(&self, index: u32, addr: IpNet) -> Result<()> {
-        let res = self
+        let mut req = self
             .handle
             .address()
-            .add(index, addr.addr(), addr.prefix_len())
-            .execute()
-            .await;
+            .add(index, addr.addr(), addr.prefix_len());
+        if addr.addr().is_ipv6() {
+            req.message_mut()
+                .attributes
+                .push(AddressAttribute::Flags(AddressFlags::Nodad));
+        }
+        let res = req.execute().await;
         match res {
             Ok(()) => Ok(()),
             Err(e) => {

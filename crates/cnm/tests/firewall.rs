@@ -655,3 +655,63 @@ fn host_mode_ignores_published_ports_with_a_warning() {
         .stderr
         .contains("Published ports are discarded when using host network mode"));
 }
+
+#[test]
+fn ipv6_ports_and_isolation() {
+    let w = World::new();
+    let peer = Peer::new(&w, None);
+    w.sh("ip addr add 2001:db8:9::1/64 dev ext0 nodad").ok();
+    peer.sh(&w, "ip addr add 2001:db8:9::2/64 dev eth0 nodad")
+        .ok();
+    w.cnm(&[
+        "network",
+        "create",
+        "--ipv6",
+        "--subnet",
+        "fd00:71::/64",
+        "a6",
+    ])
+    .ok();
+    w.cnm(&[
+        "network",
+        "create",
+        "--ipv6",
+        "--subnet",
+        "fd00:72::/64",
+        "b6",
+    ])
+    .ok();
+    web(&w, "w6", "a6", &["-p", "8088:80"], "six\n");
+    let v6 = |name: &str, net: &str| {
+        w.inspect("container", name)["NetworkSettings"]["Networks"][net]["GlobalIPv6Address"]
+            .as_str()
+            .expect("v6")
+            .to_string()
+    };
+    let ip_a = v6("w6", "a6");
+    let port = w.cnm(&["port", "w6"]).ok().stdout;
+    assert!(port.contains("80/tcp -> [::]:8088"), "{port}");
+    // The first exchange waits for neighbour discovery on both links; give it a few tries.
+    let start = Instant::now();
+    let got = loop {
+        let got = peer.fetch(&w, "http://[2001:db8:9::1]:8088/");
+        if got.is_some() || start.elapsed() > Duration::from_secs(6) {
+            break got;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(
+        got,
+        Some("six\n".into()),
+        "IPv6 published port from another host"
+    );
+    assert_eq!(
+        from_container(&w, "a6", &format!("http://[{ip_a}]/")),
+        Some("six\n".into())
+    );
+    assert_eq!(
+        from_container(&w, "b6", &format!("http://[{ip_a}]/")),
+        None,
+        "IPv6 crossed networks"
+    );
+}
