@@ -255,6 +255,14 @@ impl NetworkDriver for BridgeDriver {
                 hairpin: true,
             })
             .await;
+        if res.is_ok() {
+            for ip in [ep.ipv4.map(|a| a.addr()), ep.ipv6.map(|a| a.addr())]
+                .into_iter()
+                .flatten()
+            {
+                self.host.forget_neighbour(bridge.index, ip).await;
+            }
+        }
         match res {
             Ok(()) => Ok(()),
             // Restore joins again: the pair made before the restart is kept.

@@ -170,11 +170,15 @@ fn ensure_on(path: &str, what: &str) {
     }
 }
 
-/// UDP mappings that `old` had and `new` does not (their conntrack entries must go).
-fn dropped_udp(old: &[PortMapping], new: &[PortMapping]) -> Vec<u16> {
-    let mut ports: Vec<u16> = old
-        .iter()
-        .filter(|m| m.proto == Proto::Udp && !new.contains(m))
+/// Host ports of UDP mappings that changed between `old` and `new`, either way: entries of a mapping that
+/// went away would keep following it, and entries made before a mapping existed (a client sending to
+/// the port while no container held it) would keep bypassing it.
+fn changed_udp(old: &[PortMapping], new: &[PortMapping]) -> Vec<u16> {
+    let gone = old.iter().filter(|m| !new.contains(m));
+    let added = new.iter().filter(|m| !old.contains(m));
+    let mut ports: Vec<u16> = gone
+        .chain(added)
+        .filter(|m| m.proto == Proto::Udp)
         .map(|m| m.host_port)
         .collect();
     ports.sort_unstable();
@@ -256,7 +260,7 @@ impl Firewall for NftFirewall {
                 return Err(e.into());
             }
         }
-        flush_conntrack(&dropped_udp(&old, maps)).await;
+        flush_conntrack(&changed_udp(&old, maps)).await;
         Ok(())
     }
 

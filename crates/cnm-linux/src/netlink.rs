@@ -230,6 +230,22 @@ impl Netlink {
     }
 
     /// Add an address; an address that is already there is not an error.
+    /// Forget the neighbour entry of `ip` on link `index`, if any. A new container may take the address
+    /// of one just removed with another (random) MAC; the host would otherwise keep sending to the old
+    /// MAC until its entry times out. Nothing to forget is not an error.
+    pub async fn forget_neighbour(&self, index: u32, ip: IpAddr) {
+        let mut msg = netlink_packet_route::neighbour::NeighbourMessage::default();
+        msg.header.family = if ip.is_ipv6() {
+            AddressFamily::Inet6
+        } else {
+            AddressFamily::Inet
+        };
+        msg.header.ifindex = index;
+        msg.attributes
+            .push(netlink_packet_route::neighbour::NeighbourAttribute::Destination(ip.into()));
+        let _ = self.handle.neighbours().del(msg).execute().await;
+    }
+
     /// IPv6 addresses skip duplicate address detection (as libnetwork's): addresses come from IPAM, and
     /// DAD would leave a new container's address unusable ("tentative") for its first second or two.
     pub async fn add_address(&self, index: u32, addr: IpNet) -> Result<()> {

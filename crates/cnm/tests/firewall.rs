@@ -715,3 +715,82 @@ fn ipv6_ports_and_isolation() {
         "IPv6 crossed networks"
     );
 }
+
+#[test]
+fn a_udp_flow_follows_a_remapped_port() {
+    let w = World::new();
+    w.cnm(&["network", "create", "app"]).ok();
+    // A UDP receiver appending what it gets to a file (busybox nc has no UDP listener here).
+    let recv = w.path("udp-recv.py");
+    std::fs::write(
+        &recv,
+        "import socket, sys\n\
+         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
+         s.bind(('0.0.0.0', 53))\n\
+         out = open(sys.argv[1], 'ab', 0)\n\
+         while True:\n    out.write(s.recv(100))\n",
+    )
+    .expect("receiver");
+    let sink = |name: &str| {
+        let file = w.path(&format!("udp-{name}"));
+        w.run_bg(
+            name,
+            &["--network", "app", "-p", "5300:53/udp"],
+            &[
+                "python3",
+                recv.to_str().expect("path"),
+                file.to_str().expect("path"),
+            ],
+        );
+        file
+    };
+    let got = |f: &std::path::Path| {
+        std::fs::read_to_string(f)
+            .unwrap_or_default()
+            .contains("ping")
+    };
+    let wait_for = |f: &std::path::Path| {
+        let start = Instant::now();
+        while !got(f) {
+            if start.elapsed() > Duration::from_secs(5) {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        true
+    };
+    let a = sink("ua");
+    std::thread::sleep(Duration::from_millis(200));
+    // One UDP "flow": the same source port throughout, as a long-lived client's.
+    let mut sender = w
+        .command("sh")
+        .arg("-c")
+        .arg(
+            "exec python3 -c 'import socket,time\n\
+s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n\
+s.bind((\"127.0.0.1\",40000))\n\
+while True: s.sendto(b\"ping\\n\",(\"127.0.0.1\",5300)); time.sleep(0.1)'",
+        )
+        .spawn()
+        .expect("sender");
+    assert!(wait_for(&a), "the first container got nothing");
+    w.cnm(&["rm", "-f", "ua"]).ok();
+    let b = sink("ub");
+    let reached = wait_for(&b);
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(sender.id() as i32),
+        Signal::SIGKILL,
+    );
+    let _ = sender.wait();
+    assert!(
+        reached,
+        "the flow kept following the old mapping (stale conntrack entry): ub at {}; {} / {}",
+        w.ip("ub", "app"),
+        w.sh("conntrack -L -p udp 2>&1").stdout,
+        w.log()
+            .lines()
+            .filter(|l| l.contains("ub") || l.contains("conntrack"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
