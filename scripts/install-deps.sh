@@ -2,7 +2,7 @@
 # System packages cnm needs to build, run and test. `--list` prints them; without it, installs the
 # missing ones (idempotent) and cargo-nextest if absent.
 set -euo pipefail
-pkgs=(nftables conntrack iproute2 busybox-static iputils-ping dnsutils curl util-linux dnsmasq-base dnsperf netavark aardvark-dns containernetworking-plugins iperf3)
+pkgs=(nftables conntrack python3 iproute2 busybox-static iputils-ping dnsutils curl util-linux dnsmasq-base dnsperf netavark aardvark-dns containernetworking-plugins iperf3)
 if [ "${1:-}" = "--list" ]; then
     echo "${pkgs[@]}"
     exit 0
