@@ -10,16 +10,8 @@ if [ "$(id -u)" != 0 ]; then
     echo "bench-peers: needs root (it creates network namespaces)" >&2
     exit 1
 fi
-peers=(netavark aardvark-dns containernetworking-plugins iperf3)
-missing=()
-for p in "${peers[@]}"; do
-    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
-done
-if [ "${#missing[@]}" -gt 0 ]; then
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
+# The peers are in the project's package list; this installs whatever is missing.
+./scripts/install-deps.sh
 for bin in /usr/lib/podman/netavark /usr/lib/podman/aardvark-dns /usr/lib/cni/bridge \
     /usr/lib/cni/host-local /usr/lib/cni/portmap /usr/lib/cni/firewall; do
     [ -x "$bin" ] || { echo "bench-peers: peer $bin is missing" >&2; exit 1; }

@@ -12,6 +12,10 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "measure.rs"]
+mod measure;
+
+use measure::{loadavg, pct, rss_kb, server_timing, Ms};
 
 use std::fs::File;
 use std::net::{Ipv4Addr, UdpSocket};
@@ -25,36 +29,6 @@ use common::World;
 
 const NAMES: usize = 20;
 
-fn pct(v: &[f64], p: f64) -> f64 {
-    let mut s = v.to_vec();
-    s.sort_by(|a, b| a.total_cmp(b));
-    s[((s.len() as f64 - 1.0) * p).round() as usize]
-}
-
-fn rss_kb(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
-fn sandbox_ms(head: &str) -> f64 {
-    head.lines()
-        .find(|l| l.to_ascii_lowercase().starts_with("server-timing:"))
-        .and_then(|l| {
-            l.split([':', ','])
-                .map(str::trim)
-                .find(|p| p.starts_with("sandbox;"))
-                .and_then(|p| p.split("dur=").nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .expect("Server-Timing sandbox entry")
-}
-
 /// Create and start a sleeping container; the daemon's sandbox time in ms.
 fn start(w: &World, name: &str, network: &str) -> f64 {
     let body =
@@ -67,7 +41,7 @@ fn start(w: &World, name: &str, network: &str) -> f64 {
     assert_eq!(st, 201, "{resp}");
     let (st, head, resp) = w.http_full("POST", &format!("/containers/{name}/start"), None);
     assert_eq!(st, 204, "{resp}");
-    sandbox_ms(&head)
+    server_timing(&head, "sandbox").ms()
 }
 
 /// One `dnsperf` run from inside `ctr`: (queries/s, lost, average ms, max ms).
@@ -221,14 +195,7 @@ fn main() {
         "dnsperf is needed (scripts/install-deps.sh)"
     );
     let w = World::new();
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    println!(
-        "cnm DNS benchmark, loadavg {}",
-        load.split_whitespace()
-            .take(3)
-            .collect::<Vec<_>>()
-            .join(" ")
-    );
+    println!("cnm DNS benchmark, loadavg {}", loadavg());
 
     // Memory and attach cost first, on a fresh daemon. The two kinds are interleaved so that both see
     // the same load; memory is the RSS growth over each kind's own batch.

@@ -6,43 +6,12 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "measure.rs"]
+mod measure;
+
+use measure::{loadavg, pct, rss_kb, server_timing};
 
 use std::time::{Duration, Instant};
-
-fn pct(v: &[Duration], p: f64) -> f64 {
-    let mut s: Vec<f64> = v.iter().map(|d| d.as_secs_f64() * 1000.0).collect();
-    s.sort_by(|a, b| a.total_cmp(b));
-    s[((s.len() as f64 - 1.0) * p).round() as usize]
-}
-
-/// `(sandbox, process)` durations from the start response's `Server-Timing` header.
-fn server_timing(head: &str) -> (Duration, Duration) {
-    let line = head
-        .lines()
-        .find(|l| l.to_ascii_lowercase().starts_with("server-timing:"))
-        .expect("Server-Timing header on start");
-    let dur = |name: &str| {
-        line.split([':', ','])
-            .map(str::trim)
-            .find(|p| p.starts_with(&format!("{name};")))
-            .and_then(|p| p.split("dur=").nth(1))
-            .and_then(|v| v.parse::<f64>().ok())
-            .map(|ms| Duration::from_secs_f64(ms / 1000.0))
-            .expect("timing entry")
-    };
-    (dur("sandbox"), dur("process"))
-}
-
-fn rss_kb(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
-}
 
 fn main() {
     let n: usize = std::env::var("CNM_BENCH_N")
@@ -84,7 +53,10 @@ fn main() {
         let (st, head, resp) = w.http_full("POST", &format!("/containers/{id}/start"), None);
         let total = t.elapsed();
         assert_eq!(st, 204, "{resp}");
-        let (sb, process) = server_timing(&head);
+        let (sb, process) = (
+            server_timing(&head, "sandbox"),
+            server_timing(&head, "process"),
+        );
         attach.push(total);
         sandbox.push(sb);
         net_attach.push(total.saturating_sub(process));
@@ -127,14 +99,7 @@ fn main() {
     let last = &attach[n - k..];
     let mean =
         |v: &[Duration]| v.iter().map(|d| d.as_secs_f64() * 1000.0).sum::<f64>() / v.len() as f64;
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    println!(
-        "cnm engine benchmark, N={n}, loadavg {}",
-        load.split_whitespace()
-            .take(3)
-            .collect::<Vec<_>>()
-            .join(" ")
-    );
+    println!("cnm engine benchmark, N={n}, loadavg {}", loadavg());
     println!("| measure | p50 ms | p90 ms | p99 ms |");
     println!("|---|---|---|---|");
     println!(

@@ -15,6 +15,9 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
+#[path = "measure.rs"]
+mod measure;
+
 #[path = "peers/systems.rs"]
 mod systems;
 

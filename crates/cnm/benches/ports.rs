@@ -8,6 +8,10 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "measure.rs"]
+mod measure;
+
+use measure::{loadavg, rss_kb, server_timing};
 
 use std::time::{Duration, Instant};
 
@@ -19,31 +23,6 @@ fn stats(v: &[f64]) -> (f64, f64, f64) {
     let mut s = v.to_vec();
     s.sort_by(|a, b| a.total_cmp(b));
     (s[0], s[s.len() / 2], s[s.len() - 1])
-}
-
-fn process_time(head: &str) -> Duration {
-    let line = head
-        .lines()
-        .find(|l| l.to_ascii_lowercase().starts_with("server-timing:"))
-        .expect("Server-Timing header on start");
-    line.split([':', ','])
-        .map(str::trim)
-        .find(|p| p.starts_with("process;"))
-        .and_then(|p| p.split("dur=").nth(1))
-        .and_then(|v| v.parse::<f64>().ok())
-        .map(|v| Duration::from_secs_f64(v / 1000.0))
-        .expect("process timing")
-}
-
-fn rss_kb(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
 }
 
 /// Create and start a container with `bindings` (a `PortBindings` JSON object); returns its id and the
@@ -64,7 +43,7 @@ fn attach(w: &common::World, name: &str, cmd: &str, bindings: &str) -> (String, 
     let (st, head, resp) = w.http_full("POST", &format!("/containers/{id}/start"), None);
     let total = t.elapsed();
     assert_eq!(st, 204, "{resp}");
-    (id, total.saturating_sub(process_time(&head)))
+    (id, total.saturating_sub(server_timing(&head, "process")))
 }
 
 fn remove(w: &common::World, id: &str) {
@@ -210,13 +189,9 @@ fn main() {
     }
     remove(&w, &srv);
 
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!(
         "cnm published-port benchmark, {rounds} rounds, loadavg {}",
-        load.split_whitespace()
-            .take(3)
-            .collect::<Vec<_>>()
-            .join(" ")
+        loadavg()
     );
     println!("| attach (create + start minus process start) | min ms | median ms | max ms | median over no ports |");
     println!("|---|---|---|---|---|");

@@ -1,32 +1,10 @@
 //! Statistics, the markdown report (between the markers in docs/performance.md) and the SVG chart.
 
-use std::time::Duration;
-
 pub const BEGIN: &str = "<!-- peers:begin -->";
 pub const END: &str = "<!-- peers:end -->";
 const CHART: &str = "peers-attach.svg";
 
-pub trait Ms {
-    fn ms(&self) -> f64;
-}
-impl Ms for Duration {
-    fn ms(&self) -> f64 {
-        self.as_secs_f64() * 1000.0
-    }
-}
-impl Ms for f64 {
-    fn ms(&self) -> f64 {
-        *self
-    }
-}
-
-/// Percentile (nearest rank) in milliseconds.
-pub fn pct<T: Ms>(v: &[T], p: f64) -> f64 {
-    let mut s: Vec<f64> = v.iter().map(Ms::ms).collect();
-    assert!(!s.is_empty(), "no samples");
-    s.sort_by(|a, b| a.total_cmp(b));
-    s[((s.len() as f64 - 1.0) * p).round() as usize]
-}
+pub use crate::measure::{loadavg, pct, rss_kb};
 
 pub fn median(v: &[f64]) -> f64 {
     pct(v, 0.5)
@@ -50,26 +28,6 @@ pub fn min_med_max(r: &[f64]) -> String {
 pub fn ratio_row(cnm: &[f64], peer: &[f64]) -> String {
     let r: Vec<f64> = cnm.iter().zip(peer).map(|(a, b)| a / b).collect();
     min_med_max(&r)
-}
-
-pub fn rss_kb(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
-pub fn loadavg() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .unwrap_or_default()
-        .split_whitespace()
-        .take(3)
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 pub fn now_utc() -> String {

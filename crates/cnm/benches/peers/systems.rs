@@ -266,7 +266,7 @@ impl<'w> Peers<'w> {
                         .http_full("POST", &format!("/containers/{id}/start"), None);
                 assert_eq!(st, 204, "{resp}");
                 let d = t.elapsed();
-                ep.server = Some(server_sandbox(&head));
+                ep.server = Some(crate::measure::server_timing(&head, "sandbox"));
                 let (st, resp) = self.w.http("GET", &format!("/containers/{id}/json"), None);
                 assert_eq!(st, 200, "{resp}");
                 let v: serde_json::Value = serde_json::from_str(&resp).expect("json");
@@ -515,20 +515,6 @@ impl<'w> Peers<'w> {
         }
         (c, r)
     }
-}
-
-fn server_sandbox(head: &str) -> Duration {
-    head.lines()
-        .find(|l| l.to_ascii_lowercase().starts_with("server-timing:"))
-        .and_then(|l| {
-            l.split([':', ','])
-                .map(str::trim)
-                .find(|p| p.starts_with("sandbox;"))
-                .and_then(|p| p.split("dur=").nth(1))
-                .and_then(|v| v.parse::<f64>().ok())
-        })
-        .map(|ms| Duration::from_secs_f64(ms / 1000.0))
-        .expect("Server-Timing sandbox entry")
 }
 
 impl Drop for Peers<'_> {
