@@ -32,23 +32,16 @@ impl NetFirewall {
             return None;
         }
         let bridge = net.bridge_name.clone()?;
-        let flag = |k: &str| {
-            net.options
-                .get(k)
-                .map(|v| !matches!(v.as_str(), "false" | "0" | "no"))
-                .unwrap_or(true)
-        };
+        // Validated when the network was created; a record that no longer parses gets no rules.
+        let opts = options::BridgeOptions::parse(&net.options, None).ok()?;
         Some(NetFirewall {
             id: net.id.clone(),
             bridge,
             subnets: net.subnets.iter().map(|s| s.subnet).collect(),
-            icc: flag(options::OPT_ICC),
-            masquerade: flag(options::OPT_MASQUERADE),
+            icc: opts.enable_icc,
+            masquerade: opts.enable_ip_masquerade,
             internal: net.internal,
-            snat_v4: net
-                .options
-                .get(options::OPT_HOST_IPV4)
-                .and_then(|v| v.parse().ok()),
+            snat_v4: opts.host_ipv4,
         })
     }
 }

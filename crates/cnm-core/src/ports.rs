@@ -83,10 +83,9 @@ impl PortMapping {
     }
 }
 
-/// The ports a sandbox has published, and on which endpoint (the gateway endpoint) they are programmed.
+/// The ports a sandbox holds and has programmed (on its gateway endpoint's addresses).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PublishedPorts {
-    pub endpoint: Option<String>,
     /// Host ports chosen per request (index into the container's requests), kept when the gateway moves.
     pub host_ports: Vec<u16>,
     pub mappings: Vec<PortMapping>,

@@ -23,8 +23,8 @@ impl Controller {
             .as_ref()
             .and_then(|e| st.endpoints.get(e))
             .and_then(|ep| st.networks.get(&ep.network_id))
-            .and_then(|n| n.rec.options.get(options::OPT_HOST_BINDING))
-            .and_then(|v| v.parse::<IpAddr>().ok())
+            .and_then(|n| options::BridgeOptions::parse(&n.rec.options, None).ok())
+            .map(|o| IpAddr::V4(o.host_binding_ipv4))
             .filter(|ip| !ip.is_unspecified());
         ctr.config
             .ports
@@ -76,7 +76,7 @@ impl Controller {
             addr(&sb.gw4_endpoint, false),
             addr(&sb.gw6_endpoint, true),
         );
-        if maps == sb.ports.mappings && sb.ports.endpoint == gw {
+        if maps == sb.ports.mappings {
             return Ok(());
         }
         if let Err(e) = self.firewall.publish(&ctr.id, &maps).await {
@@ -87,7 +87,6 @@ impl Controller {
             return Err(wrap(e.0));
         }
         sb.ports.mappings = maps;
-        sb.ports.endpoint = gw;
         Ok(())
     }
 
@@ -104,29 +103,26 @@ impl Controller {
     }
 
     /// A restarted daemon holds the recorded host ports again and hands the firewall the whole state.
-    pub(crate) async fn restore_firewall(&self, st: &mut State) {
+    pub(crate) async fn restore_firewall(&self, st: &State) {
         let nets: Vec<NetFirewall> = st
             .networks
             .values()
             .filter_map(|n| NetFirewall::of(&n.rec))
             .collect();
         let mut ports = Vec::new();
-        let ids: Vec<String> = st.containers.keys().cloned().collect();
-        for id in ids {
-            let Some(ctr) = st.containers.get(&id).cloned() else {
+        for ctr in st.containers.values() {
+            let Some(sb) = ctr
+                .sandbox
+                .as_ref()
+                .filter(|sb| !sb.ports.host_ports.is_empty())
+            else {
                 continue;
             };
-            let Some(sb) = ctr.sandbox.as_ref() else {
-                continue;
-            };
-            if sb.ports.host_ports.is_empty() {
-                continue;
+            let reqs = self.effective_requests(st, ctr, sb);
+            if let Err(e) = self.firewall.reserve(&ctr.id, &reqs, &sb.ports.host_ports) {
+                tracing::error!(container = %ctr.id, error = %e, "cannot hold the published ports again");
             }
-            let reqs = self.effective_requests(st, &ctr, sb);
-            if let Err(e) = self.firewall.reserve(&id, &reqs, &sb.ports.host_ports) {
-                tracing::error!(container = %id, error = %e, "cannot hold the published ports again");
-            }
-            ports.push((id, sb.ports.mappings.clone()));
+            ports.push((ctr.id.clone(), sb.ports.mappings.clone()));
         }
         if let Err(e) = self.firewall.restore(&nets, &ports).await {
             tracing::error!(error = %e, "programming the firewall failed");

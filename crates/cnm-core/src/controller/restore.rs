@@ -273,7 +273,7 @@ impl Controller {
         self.restart_resolvers(&st).await;
         // The firewall last, in one transaction: the rules of the previous process stay in force
         // until this replaces them.
-        self.restore_firewall(&mut st).await;
+        self.restore_firewall(&st).await;
 
         // Strays: namespace files and devices nobody owns.
         let keys: BTreeSet<String> = st
