@@ -11,8 +11,10 @@ pub mod batch;
 pub mod fast;
 pub mod forward;
 pub mod ports;
+pub mod priority;
 pub mod server;
 pub mod table;
+pub mod udp_thread;
 
 use std::net::Ipv4Addr;
 
@@ -25,6 +27,8 @@ pub const LISTEN_ADDR: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 11);
 pub enum DnsError {
     #[error(transparent)]
     Linux(#[from] cnm_linux::LinuxError),
+    #[error("the resolvers must be started inside the tokio runtime")]
+    NoRuntime,
     #[error("{op}: {source}")]
     Io {
         op: &'static str,

@@ -1,12 +1,12 @@
-//! The resolvers of all sandboxes, served by the daemon's runtime. Per sandbox: one UDP socket and one
-//! TCP listener bound at 127.0.0.11:<random> inside its namespace (by the namespace worker, in the same
-//! visit that programs the redirect of port 53), one task reading each. Every query is answered from
-//! the shared table; only forwarded queries spawn a task.
+//! The resolvers of all sandboxes, served by the daemon. Per sandbox: one UDP socket and one TCP
+//! listener bound at 127.0.0.11:<random> inside its namespace (by the namespace worker, in the same
+//! visit that programs the redirect of port 53). Every UDP socket is served by the one dedicated UDP
+//! thread (`udp_thread`, raised priority); TCP by a task on the runtime per sandbox. Every query is
+//! answered from the shared table; only forwarded queries go to a task.
 
 use std::collections::HashMap;
 use std::fs::File;
 use std::net::{IpAddr, SocketAddr};
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -18,16 +18,17 @@ use cnm_core::driver::{DriverError, DriverResult};
 use cnm_linux::nftnl::{self, Redirect};
 use cnm_linux::{LinuxError, NsWorker};
 use hickory_proto::op::ResponseCode;
-use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
-use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
 use crate::answer::{error_reply, handle, Reply, Transport};
-use crate::batch::{with_batch, Batch};
+use crate::batch::Batch;
 use crate::fast;
 use crate::forward::{Dialer, BUDGET};
 use crate::ports;
 use crate::table::Table;
+use crate::udp_thread::{Registration, Serve, UdpThread};
 use crate::{DnsError, LISTEN_ADDR};
 
 /// Docker caps concurrent forwards per resolver at 1024; past that, REFUSED.
@@ -50,15 +51,45 @@ struct Sandbox {
 }
 
 struct Running {
-    udp: JoinHandle<()>,
+    /// Dropping it takes the UDP socket out of the UDP thread's set.
+    _udp: Registration<UdpServe>,
     tcp: JoinHandle<()>,
     ports: (u16, u16),
 }
 
 impl Drop for Running {
     fn drop(&mut self) {
-        self.udp.abort();
         self.tcp.abort();
+    }
+}
+
+/// One sandbox's UDP socket as the UDP thread serves it.
+struct UdpServe {
+    inner: Arc<Inner>,
+    sb: Arc<Sandbox>,
+}
+
+impl Serve for UdpServe {
+    type Pending = Pending;
+
+    fn answer(&self, b: &mut Batch, n: usize) -> Vec<Pending> {
+        answer_batch(&self.inner, &self.sb, b, n)
+    }
+
+    async fn forward(self: Arc<Self>, p: Pending) -> Option<(Vec<u8>, SocketAddr)> {
+        let reply = forwarded(
+            &self.inner,
+            &self.sb,
+            &p.query,
+            &p.upstreams,
+            Transport::Udp,
+        )
+        .await;
+        reply.map(|r| (r, p.peer))
+    }
+
+    fn name(&self) -> &str {
+        &self.sb.id
     }
 }
 
@@ -66,6 +97,7 @@ struct Inner {
     table: RwLock<Arc<Table>>,
     running: Mutex<HashMap<String, Running>>,
     worker: NsWorker,
+    udp: UdpThread<UdpServe>,
     /// nfnetlink sequence numbers (any increasing value works; unique ones make traces readable).
     seq: AtomicU32,
     /// Upstream port (53; tests may point it elsewhere).
@@ -82,8 +114,10 @@ pub struct Resolvers {
 
 impl Resolvers {
     /// Resolvers recording their ports under `state_dir` (in the exec-root: it must not outlive the
-    /// namespaces, which vanish on reboot).
+    /// namespaces, which vanish on reboot). Called inside the tokio runtime, which runs the TCP side
+    /// and forwarding.
     pub fn new(state_dir: PathBuf) -> Result<Self, DnsError> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| DnsError::NoRuntime)?;
         std::fs::create_dir_all(&state_dir).map_err(|e| DnsError::Io {
             op: "create the resolver state directory",
             source: e,
@@ -93,6 +127,10 @@ impl Resolvers {
                 table: RwLock::new(Arc::new(Table::default())),
                 running: Mutex::new(HashMap::new()),
                 worker: NsWorker::spawn("cnm-dns-ns")?,
+                udp: UdpThread::spawn(runtime).map_err(|e| DnsError::Io {
+                    op: "start the DNS UDP thread",
+                    source: e,
+                })?,
                 seq: AtomicU32::new(1),
                 upstream_port: 53,
                 state_dir,
@@ -123,7 +161,6 @@ impl Resolvers {
             udp.local_addr().map_err(io("udp address"))?.port(),
             tcp.local_addr().map_err(io("tcp address"))?.port(),
         );
-        let udp = Arc::new(UdpSocket::from_std(udp).map_err(io("register udp"))?);
         let tcp = TcpListener::from_std(tcp).map_err(io("register tcp"))?;
         let sb = Arc::new(Sandbox {
             id: id.to_string(),
@@ -134,8 +171,17 @@ impl Resolvers {
             forwards: AtomicUsize::new(0),
             tcp_clients: AtomicUsize::new(0),
         });
+        let udp_serve = Arc::new(UdpServe {
+            inner: self.inner.clone(),
+            sb: sb.clone(),
+        });
+        let udp = self
+            .inner
+            .udp
+            .register(udp, udp_serve)
+            .map_err(io("register udp"))?;
         let running = Running {
-            udp: tokio::spawn(serve_udp(self.inner.clone(), sb.clone(), udp)),
+            _udp: udp,
             tcp: tokio::spawn(serve_tcp(self.inner.clone(), sb, tcp)),
             ports,
         };
@@ -230,7 +276,7 @@ async fn forwarded(
 }
 
 /// A query that is not local, to be forwarded by a task of its own.
-struct Pending {
+pub(crate) struct Pending {
     query: Vec<u8>,
     peer: SocketAddr,
     upstreams: Vec<IpAddr>,
@@ -262,47 +308,6 @@ fn answer_batch(inner: &Inner, sb: &Sandbox, b: &mut Batch, n: usize) -> Vec<Pen
         }
     }
     pending
-}
-
-async fn serve_udp(inner: Arc<Inner>, sb: Arc<Sandbox>, sock: Arc<UdpSocket>) {
-    let fd = sock.as_raw_fd();
-    loop {
-        if let Err(e) = sock.readable().await {
-            tracing::debug!(sandbox = %sb.id, error = %e, "udp readiness failed");
-            tokio::time::sleep(Duration::from_millis(10)).await;
-            continue;
-        }
-        // Receive, answer and send one batch with no await in between (the buffers are the
-        // thread's); what the socket did not take is sent afterwards.
-        let done = sock.try_io(Interest::READABLE, || {
-            with_batch(|b| {
-                let n = b.recv(fd)?;
-                let pending = answer_batch(&inner, &sb, b, n);
-                Ok((pending, b.send(fd)))
-            })
-        });
-        let (pending, unsent) = match done {
-            Ok(x) => x,
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
-            Err(e) => {
-                tracing::debug!(sandbox = %sb.id, error = %e, "udp receive failed");
-                tokio::time::sleep(Duration::from_millis(10)).await;
-                continue;
-            }
-        };
-        for (bytes, peer) in unsent {
-            let _ = sock.send_to(&bytes, peer).await;
-        }
-        for p in pending {
-            let (inner, sb, sock) = (inner.clone(), sb.clone(), sock.clone());
-            tokio::spawn(async move {
-                let reply = forwarded(&inner, &sb, &p.query, &p.upstreams, Transport::Udp).await;
-                if let Some(r) = reply {
-                    let _ = sock.send_to(&r, p.peer).await;
-                }
-            });
-        }
-    }
 }
 
 async fn serve_tcp(inner: Arc<Inner>, sb: Arc<Sandbox>, listener: TcpListener) {
