@@ -353,3 +353,85 @@ fn resolver_ports(w: &World, ctr: &str) -> (u16, u16) {
     };
     (find("/proc/net/udp"), find("/proc/net/tcp"))
 }
+
+/// The daemon's UDP resolver thread (`cnm-dns-udp`), and its scheduling policy.
+fn udp_thread_policy(w: &World) -> (i32, libc::c_int) {
+    let daemon = w.daemon_pid();
+    let tasks = std::fs::read_dir(format!("/proc/{daemon}/task")).expect("daemon tasks");
+    let tid = tasks
+        .filter_map(|t| t.ok())
+        .find(|t| {
+            std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.trim() == "cnm-dns-udp")
+        })
+        .and_then(|t| t.file_name().to_str()?.parse::<i32>().ok())
+        .expect("a cnm-dns-udp thread in the daemon");
+    // SAFETY: reading the policy of a thread id.
+    (tid, unsafe { libc::sched_getscheduler(tid) })
+}
+
+#[test]
+fn the_udp_resolver_runs_real_time_and_goes_fair_under_a_flood() {
+    let w = World::new();
+    w.cnm(&["network", "create", "app"]).ok();
+    dnstest::sleeper(&w, "web", &["--network", "app"]);
+    dnstest::sleeper(&w, "client", &["--network", "app"]);
+    let (_, policy) = udp_thread_policy(&w);
+    assert_eq!(
+        policy,
+        libc::SCHED_FIFO,
+        "the daemon runs as root: real-time"
+    );
+    assert!(
+        w.log().contains("DNS UDP thread: real-time scheduling"),
+        "the daemon says so: {}",
+        w.log()
+    );
+    // dnsperf for 3 s keeps the thread far above its budget: it leaves real-time while it lasts
+    // (and the names still resolve), then takes it again.
+    let file = w.path("q.txt");
+    std::fs::write(&file, "web A\n").expect("query file");
+    let file = file.to_str().expect("path").to_string();
+    let perf = std::thread::scope(|s| {
+        let h = s.spawn(|| {
+            w.cnm(&[
+                "exec",
+                "client",
+                "dnsperf",
+                "-s",
+                "127.0.0.11",
+                "-d",
+                &file,
+                "-l",
+                "3",
+            ])
+        });
+        let mut demoted = false;
+        let t0 = Instant::now();
+        while t0.elapsed() < Duration::from_millis(2500) && !demoted {
+            std::thread::sleep(Duration::from_millis(50));
+            demoted = udp_thread_policy(&w).1 == libc::SCHED_OTHER;
+        }
+        (h.join().expect("dnsperf"), demoted)
+    });
+    let (out, demoted) = perf;
+    assert!(out.stdout.contains("Queries per second"), "{}", out.stdout);
+    assert!(demoted, "a saturating load runs the thread fair");
+    assert!(
+        w.log().contains("over its real-time CPU budget"),
+        "{}",
+        w.log()
+    );
+    let (status, ans) = dig(&w, "client", &["web", "A"]);
+    assert_eq!(status, "NOERROR");
+    assert_eq!(addrs(&ans), [w.ip("web", "app")]);
+    let t0 = Instant::now();
+    while udp_thread_policy(&w).1 != libc::SCHED_FIFO {
+        // One quiet window (100 ms) after the next query brings it back.
+        dig(&w, "client", &["web", "A"]);
+        assert!(
+            t0.elapsed() < Duration::from_secs(5),
+            "real-time again once quiet"
+        );
+        std::thread::sleep(Duration::from_millis(150));
+    }
+}
