@@ -1,5 +1,5 @@
-//! The hand-written fast path for the common query: one question, class IN, type A or AAAA, for a
-//! local name. Header and question are read straight from the bytes (no allocation; the name is
+//! The hand-written fast path for the common queries: one question, class IN, type A or AAAA for a
+//! local name, or PTR for the address of a local container. Header and question are read straight from the bytes (no allocation; the name is
 //! lowercased into a stack buffer for the lookup) and the answer is written into the caller's reused
 //! buffer. Anything this path is not sure about — another type or class, compression in the
 //! question, EDNS options, trailing bytes, a name that is not local, an unknown sandbox — returns
@@ -14,7 +14,14 @@
 //! - one record per address of the asked family, named by a compression pointer to the question
 //!   (0xC00C), TTL 600, in shuffled order; none when the name has no address of that family (NODATA,
 //!   never NXDOMAIN);
+//! - for PTR (`d.c.b.a.in-addr.arpa` or the 32 nibbles of `ip6.arpa`, in canonical form: decimal
+//!   octets without leading zeros, one hex digit per label) of an address on one of the sandbox's
+//!   networks: one record `name.network.`, named by the pointer to the question, TTL 600, the target
+//!   written out in full (hickory compresses it only against a common suffix with the question, which
+//!   a target ending in `arpa` would have: that one goes the general way);
 //! - an OPT record with payload size 4096 when the query had one.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use rand::Rng;
 
@@ -23,6 +30,7 @@ use crate::table::Table;
 
 const HEADER: usize = 12;
 const TYPE_A: u16 = 1;
+const TYPE_PTR: u16 = 12;
 const TYPE_AAAA: u16 = 28;
 const TYPE_OPT: u16 = 41;
 const CLASS_IN: u16 = 1;
@@ -106,7 +114,7 @@ fn parse(packet: &[u8], key: &mut [u8; MAX_NAME]) -> Option<Question> {
     let qtype = be16(packet, at)?;
     let qclass = be16(packet, at + 2)?;
     at += 4;
-    if qclass != CLASS_IN || (qtype != TYPE_A && qtype != TYPE_AAAA) {
+    if qclass != CLASS_IN || !matches!(qtype, TYPE_A | TYPE_AAAA | TYPE_PTR) {
         return None;
     }
     let end = at;
@@ -158,15 +166,21 @@ pub fn answer(
     else {
         return false;
     };
-    let Some(addrs) = table
-        .sandbox(sandbox)
-        .and_then(|conf| table.lookup(conf, name))
-    else {
+    let Some(conf) = table.sandbox(sandbox) else {
         return false;
     };
     let limit = match transport {
         Transport::Tcp => u16::MAX as usize,
         Transport::Udp => q.edns.map_or(MIN_UDP, |s| s.clamp(MIN_UDP, MAX_UDP)) as usize,
+    };
+    if q.qtype == TYPE_PTR {
+        let Some(target) = arpa_addr(name).and_then(|ip| table.reverse(conf, ip)) else {
+            return false;
+        };
+        return ptr_answer(packet, &q, target, limit, out);
+    }
+    let Some(addrs) = table.lookup(conf, name) else {
+        return false;
     };
     let (count, rdlen) = if q.qtype == TYPE_A {
         (addrs.v4.len(), 4usize)
@@ -185,14 +199,7 @@ pub fn answer(
         return false;
     };
     out.reserve(q.end + count * record + opt);
-    out.extend_from_slice(&packet[..2]);
-    // QR, opcode QUERY, RD as asked, TC when cut; RA, CD as asked, NOERROR.
-    out.push(0x80 | (packet[2] & 0x01) | if truncated { 0x02 } else { 0 });
-    out.push(0x80 | (packet[3] & 0x10));
-    out.extend_from_slice(&[0, 1]);
-    out.extend_from_slice(&ancount.to_be_bytes());
-    out.extend_from_slice(&[0, 0, 0, u8::from(q.edns.is_some())]);
-    out.extend_from_slice(&packet[HEADER..q.end]);
+    header_and_question(packet, &q, truncated, ancount, out);
     let first = out.len();
     let mut put = |rtype: u16, rdata: &[u8]| {
         out.extend_from_slice(&QNAME_POINTER);
@@ -212,6 +219,124 @@ pub fn answer(
     if count > 1 {
         shuffle_records(&mut out[first..], record);
     }
+    if q.edns.is_some() {
+        out.extend_from_slice(&OPT_REPLY);
+    }
+    true
+}
+
+/// The reply's header and the question as the client sent it.
+fn header_and_question(
+    packet: &[u8],
+    q: &Question,
+    truncated: bool,
+    ancount: u16,
+    out: &mut Vec<u8>,
+) {
+    out.extend_from_slice(&packet[..2]);
+    // QR, opcode QUERY, RD as asked, TC when cut; RA, CD as asked, NOERROR.
+    out.push(0x80 | (packet[2] & 0x01) | if truncated { 0x02 } else { 0 });
+    out.push(0x80 | (packet[3] & 0x10));
+    out.extend_from_slice(&[0, 1]);
+    out.extend_from_slice(&ancount.to_be_bytes());
+    out.extend_from_slice(&[0, 0, 0, u8::from(q.edns.is_some())]);
+    out.extend_from_slice(&packet[HEADER..q.end]);
+}
+
+/// One canonical decimal octet: `0`, or digits without a leading zero, at most 255.
+fn octet(label: &str) -> Option<u8> {
+    let b = label.as_bytes();
+    if b.is_empty()
+        || b.len() > 3
+        || (b.len() > 1 && b[0] == b'0')
+        || !b.iter().all(u8::is_ascii_digit)
+    {
+        return None;
+    }
+    label.parse().ok()
+}
+
+/// The address a full-length reverse name (lowercased, without the trailing dot) stands for, when
+/// written canonically; anything else is the general path's.
+fn arpa_addr(name: &str) -> Option<IpAddr> {
+    if let Some(rest) = name.strip_suffix(".in-addr.arpa") {
+        let mut o = [0u8; 4];
+        let mut labels = rest.split('.');
+        for slot in o.iter_mut().rev() {
+            *slot = octet(labels.next()?)?;
+        }
+        return labels
+            .next()
+            .is_none()
+            .then(|| IpAddr::V4(Ipv4Addr::from(o)));
+    }
+    let rest = name.strip_suffix(".ip6.arpa")?;
+    let mut addr: u128 = 0;
+    let mut n = 0;
+    for label in rest.split('.') {
+        let &[c] = label.as_bytes() else {
+            return None;
+        };
+        let nibble = (c as char).to_digit(16)?;
+        if n == 32 {
+            return None;
+        }
+        // The first label is the lowest nibble.
+        addr |= u128::from(nibble) << (4 * n);
+        n += 1;
+    }
+    (n == 32).then(|| IpAddr::V6(Ipv6Addr::from(addr)))
+}
+
+/// The wire form of a PTR target such as `web.app.`, when it is one the general path would write
+/// the same way: labels of letters, digits, `-` and `_`, 1 to 63 bytes each, at most 255 in all,
+/// and no `arpa` at the end (which hickory would compress against the question).
+fn target_ok(target: &str) -> bool {
+    let Some(body) = target.strip_suffix('.') else {
+        return false;
+    };
+    if target.len() + 1 > MAX_NAME || body.is_empty() {
+        return false;
+    }
+    let mut last = "";
+    for label in body.split('.') {
+        if label.is_empty()
+            || label.len() > 63
+            || !label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return false;
+        }
+        last = label;
+    }
+    !last.eq_ignore_ascii_case("arpa")
+}
+
+/// The PTR answer: one record naming `target` (as the table has it, with its trailing dot).
+fn ptr_answer(packet: &[u8], q: &Question, target: &str, limit: usize, out: &mut Vec<u8>) -> bool {
+    if !target_ok(target) {
+        return false;
+    }
+    let rdlen = target.len() + 1;
+    let opt = if q.edns.is_some() { OPT_LEN } else { 0 };
+    // Never more than ~370 bytes (a 72-byte ip6.arpa question and a 255-byte target), so never cut;
+    // checked all the same so the two paths cannot disagree.
+    if q.end + 12 + rdlen + opt > limit {
+        return false;
+    }
+    out.reserve(q.end + 12 + rdlen + opt);
+    header_and_question(packet, q, false, 1, out);
+    out.extend_from_slice(&QNAME_POINTER);
+    out.extend_from_slice(&TYPE_PTR.to_be_bytes());
+    out.extend_from_slice(&CLASS_IN.to_be_bytes());
+    out.extend_from_slice(&TTL.to_be_bytes());
+    out.extend_from_slice(&(rdlen as u16).to_be_bytes());
+    for label in target.trim_end_matches('.').split('.') {
+        out.push(label.len() as u8);
+        out.extend_from_slice(label.as_bytes());
+    }
+    out.push(0);
     if q.edns.is_some() {
         out.extend_from_slice(&OPT_REPLY);
     }

@@ -6,8 +6,8 @@
 //! - an answer is a DNS message hickory parses, with the query's id, QR set, no bigger than the
 //!   transport allows (UDP: 4096, TCP: 65535);
 //! - a forward names one to three upstreams;
-//! - whenever the fast path answers, the general path gives the same message (answers compared as a
-//!   set: both shuffle).
+//! - whenever the fast path answers (A, AAAA and PTR), the general path gives the same message
+//!   (answers compared as a set: both shuffle).
 //!
 //! The normal test run does a short round (`CNM_DNS_FUZZ_SECS`, default 8 s; at most
 //! `CNM_DNS_FUZZ_ITERS`, default unlimited). A long round, in release:
@@ -79,6 +79,11 @@ const NAMES: &[&str] = &[
     "a.b.c.d.e.f",
     "app",
     "2.0.0.10.in-addr.arpa",
+    "3.0.0.10.in-addr.arpa",
+    "2.0.1.10.in-addr.arpa",
+    "7.1.0.10.in-addr.arpa",
+    "02.0.0.10.in-addr.arpa",
+    "0.10.in-addr.arpa",
     "4.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.d.f.ip6.arpa",
     "x",
 ];
@@ -350,6 +355,8 @@ fn check_answer(query: &[u8], b: &[u8], tr: Transport) -> Result<(), String> {
 struct Stats {
     packets: u64,
     fast: u64,
+    /// Of those, PTR answers.
+    fast_ptr: u64,
     answers: u64,
     forwards: u64,
     drops: u64,
@@ -380,6 +387,11 @@ fn one(
     if fast::answer(t, sb, q, tr, out) {
         st.fast += 1;
         check_answer(q, out, tr).map_err(|e| format!("fast path: {e}"))?;
+        let ptr = Message::from_vec(out)
+            .ok()
+            .and_then(|m| m.answers.first().map(|a| a.record_type()))
+            == Some(hickory_proto::rr::RecordType::PTR);
+        st.fast_ptr += u64::from(ptr);
         let Reply::Answer(s) = &slow else {
             return Err(format!("fast path answered, general path: {slow:?}"));
         };
@@ -442,4 +454,8 @@ fn handler_survives_random_and_mutated_packets() {
     }
     println!("{st:?}");
     assert!(st.fast > 0 && st.forwards > 0 && st.answers > st.fast && st.drops > 0);
+    assert!(
+        st.fast_ptr > 0,
+        "PTR answers of the fast path are compared too"
+    );
 }

@@ -270,7 +270,7 @@ fn attach_and_memory(w: &World, n: usize) {
     let (mut user, mut legacy) = (Vec::new(), Vec::new());
     for i in 0..20 {
         start(
-            &w,
+            w,
             &format!("warm{i}"),
             if i % 2 == 0 { "attach" } else { "bridge" },
         );

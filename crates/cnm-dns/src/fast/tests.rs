@@ -168,7 +168,7 @@ fn everything_else_falls_through() {
     falls_through(&t, "nosuch", &query("web", RecordType::A));
     // Other types and classes.
     falls_through(&t, "s1", &query("web", RecordType::MX));
-    falls_through(&t, "s1", &query("2.0.0.10.in-addr.arpa", RecordType::PTR));
+    falls_through(&t, "s1", &query("web", RecordType::TXT));
     let mut ch = query("web", RecordType::A);
     ch.queries[0].set_query_class(DNSClass::CH);
     falls_through(&t, "s1", &ch);
@@ -225,6 +225,142 @@ fn compressed_question_names_fall_through() {
     assert_eq!(fast(&t, "s1", &raw, Transport::Udp), None);
 }
 
+/// The fast path's PTR answer is the general path's, byte for byte (one record: no shuffle).
+fn same_ptr(t: &Table, sb: &str, m: &Message, tr: Transport) -> Message {
+    let bytes = m.to_vec().expect("encode");
+    let f = fast(t, sb, &bytes, tr).unwrap_or_else(|| panic!("fast path fell through: {m:?}"));
+    assert_eq!(f, slow(t, sb, &bytes, tr), "byte for byte: {m:?}");
+    Message::from_vec(&f).expect("parses")
+}
+
+fn ptr_target(m: &Message) -> String {
+    assert_eq!(m.answers.len(), 1, "{m:?}");
+    assert_eq!(m.answers[0].ttl, TTL);
+    match &m.answers[0].data {
+        hickory_proto::rr::RData::PTR(p) => p.0.to_string(),
+        other => panic!("not a PTR: {other:?}"),
+    }
+}
+
+#[test]
+fn ptr_of_local_addresses_matches_the_general_path_byte_for_byte() {
+    let t = table();
+    let v6 = "4.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.d.f.ip6.arpa";
+    for (sb, name, target) in [
+        ("s1", "2.0.0.10.in-addr.arpa", "web.App."),
+        ("s1", "2.0.0.10.in-addr.arpa.", "web.App."),
+        ("s1", "2.0.0.10.IN-ADDR.Arpa", "web.App."),
+        ("s1", "3.0.0.10.in-addr.arpa", "db.App."),
+        ("s1", "4.0.0.10.in-addr.arpa", "six.App."),
+        ("s1", v6, "six.App."),
+        ("s1", &v6.replace('d', "D"), "six.App."),
+        // Seen from both networks: each address names its own network.
+        ("s2", "2.0.1.10.in-addr.arpa", "secret.other."),
+        ("s2", "2.0.0.10.in-addr.arpa", "web.App."),
+    ] {
+        for tr in [Transport::Udp, Transport::Tcp] {
+            let m = same_ptr(&t, sb, &query(name, RecordType::PTR), tr);
+            assert_eq!(ptr_target(&m), target, "{sb} {name}");
+            let m = same_ptr(&t, sb, &with_edns(query(name, RecordType::PTR), 1232), tr);
+            assert_eq!(ptr_target(&m), target, "{sb} {name} with EDNS");
+            assert!(m.edns.is_some());
+        }
+    }
+    let mut q = query("2.0.0.10.in-addr.arpa", RecordType::PTR);
+    q.metadata.recursion_desired = false;
+    q.metadata.checking_disabled = true;
+    q.metadata.id = 7;
+    let m = same_ptr(&t, "s1", &q, Transport::Udp);
+    assert_eq!((m.metadata.id, m.metadata.recursion_desired), (7, false));
+}
+
+#[test]
+fn ptr_the_fast_path_is_not_sure_of_falls_through() {
+    let t = table();
+    for name in [
+        // Not visible from s1 (other network), not local, not full length.
+        "2.0.1.10.in-addr.arpa",
+        "9.9.9.10.in-addr.arpa",
+        "0.10.in-addr.arpa",
+        "1.2.0.0.10.in-addr.arpa",
+        "in-addr.arpa",
+        // Non-canonical spellings hickory accepts: its answer is the reference.
+        "02.0.0.10.in-addr.arpa",
+        "2.00.0.10.in-addr.arpa",
+        "256.0.0.10.in-addr.arpa",
+        "0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.d.f.ip6.arpa",
+        "4.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.d.ip6.arpa",
+        "4.00.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.d.f.ip6.arpa",
+        "web.app",
+    ] {
+        falls_through(&t, "s1", &query(name, RecordType::PTR));
+    }
+    falls_through(
+        &t,
+        "nosuch",
+        &query("2.0.0.10.in-addr.arpa", RecordType::PTR),
+    );
+    let mut ch = query("2.0.0.10.in-addr.arpa", RecordType::PTR);
+    ch.queries[0].set_query_class(DNSClass::CH);
+    falls_through(&t, "s1", &ch);
+}
+
+#[test]
+fn ptr_targets_hickory_would_compress_or_refuse_go_the_general_way() {
+    use cnm_core::dns::{DnsNetwork, DnsSandbox, DnsView};
+    use std::collections::BTreeMap;
+    let mut networks = BTreeMap::new();
+    let mut sandboxes = BTreeMap::new();
+    for (i, (net, ctr)) in [("in-addr.arpa", "web"), ("ARPA", "db"), ("app", "a.b")]
+        .into_iter()
+        .enumerate()
+    {
+        let id = format!("n{i}");
+        networks.insert(
+            id.clone(),
+            DnsNetwork {
+                name: net.into(),
+                endpoints: vec![crate::answer::tests::ep(
+                    &[ctr],
+                    Some([10, 9, i as u8, 2]),
+                    None,
+                )],
+            },
+        );
+        sandboxes.insert(
+            format!("s{i}"),
+            DnsSandbox {
+                networks: vec![id],
+                upstreams: vec![],
+                forward: true,
+            },
+        );
+    }
+    let t = Table::build(&DnsView {
+        networks,
+        sandboxes,
+    });
+    // A target ending in `arpa` shares a suffix with the question: hickory compresses it.
+    for (sb, name) in [
+        ("s0", "2.0.9.10.in-addr.arpa"),
+        ("s1", "2.1.9.10.in-addr.arpa"),
+    ] {
+        let q = query(name, RecordType::PTR);
+        falls_through(&t, sb, &q);
+        let m = Message::from_vec(&slow(&t, sb, &q.to_vec().expect("enc"), Transport::Udp))
+            .expect("parses");
+        assert_eq!(m.answers.len(), 1, "the general path still answers");
+    }
+    // A dot in the container name is two labels on the wire: the same on both paths.
+    let m = same_ptr(
+        &t,
+        "s2",
+        &query("2.2.9.10.in-addr.arpa", RecordType::PTR),
+        Transport::Udp,
+    );
+    assert_eq!(ptr_target(&m), "a.b.app.");
+}
+
 /// How long one answer takes, fast path against the general path (run with `--ignored --nocapture`).
 #[test]
 #[ignore]
@@ -247,7 +383,28 @@ fn timing() {
     }
     let s = t0.elapsed();
     println!(
-        "fast path {:.0} ns/query, general path {:.0} ns/query",
+        "A: fast path {:.0} ns/query, general path {:.0} ns/query",
+        f.as_nanos() as f64 / n as f64,
+        s.as_nanos() as f64 / n as f64
+    );
+    let q = query("2.0.0.10.in-addr.arpa", RecordType::PTR)
+        .to_vec()
+        .expect("enc");
+    let t0 = std::time::Instant::now();
+    for _ in 0..n {
+        assert!(answer(&t, "s1", &q, Transport::Udp, &mut out));
+    }
+    let f = t0.elapsed();
+    let t0 = std::time::Instant::now();
+    for _ in 0..n {
+        assert!(matches!(
+            handle(&t, "s1", &q, Transport::Udp),
+            Reply::Answer(_)
+        ));
+    }
+    let s = t0.elapsed();
+    println!(
+        "PTR: fast path {:.0} ns/query, general path {:.0} ns/query",
         f.as_nanos() as f64 / n as f64,
         s.as_nanos() as f64 / n as f64
     );
