@@ -12,8 +12,10 @@
 //! Why a budget: a real-time thread that a container can keep busy by flooding 127.0.0.11 would take
 //! a whole CPU from the host. So the thread measures its own CPU time per window and goes back to the
 //! normal class (keeping its negative nice) while it uses more than `DEMOTE_ABOVE` of a CPU, and
-//! returns to real-time after a window under `PROMOTE_BELOW`. At 10k q/s it uses a few percent; a
-//! saturating load (dnsperf with 100 queries in flight) runs it fair, as any other daemon.
+//! returns to real-time after a window under `PROMOTE_BELOW`. At 10k q/s it uses 10-15% on average
+//! here (a wake-up, two system calls and the loopback delivery per query on a VM), with windows of
+//! 100 ms reaching 28%: the budget is set well above that so a steady 10k q/s stays real-time, and a
+//! flood takes at most half a CPU before it is scheduled fairly like any other daemon.
 //!
 //! When the daemon may not change its scheduling (no CAP_SYS_NICE, a container without it, an
 //! RT-group cgroup without runtime), it says so once and serves at the normal priority.
@@ -26,11 +28,11 @@ const RT_PRIORITY: libc::c_int = 1;
 /// Nice value of the thread in the normal class (and while demoted).
 const NICE: libc::c_int = -10;
 /// Length of one accounting window.
-const WINDOW: Duration = Duration::from_millis(100);
+const WINDOW: Duration = Duration::from_millis(200);
 /// Share of one CPU above which the thread gives up real-time for the next window.
-const DEMOTE_ABOVE: f64 = 0.25;
+const DEMOTE_ABOVE: f64 = 0.5;
 /// Share of one CPU under which a demoted thread takes real-time again.
-const PROMOTE_BELOW: f64 = 0.10;
+const PROMOTE_BELOW: f64 = 0.2;
 
 /// What the thread runs at now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -203,7 +205,7 @@ mod tests {
             assert_eq!(p.class(), Class::Normal, "over budget: demoted");
             // SAFETY: reading this thread's policy.
             assert_eq!(unsafe { libc::sched_getscheduler(0) }, libc::SCHED_OTHER);
-            p.apply(0.2);
+            p.apply(0.3);
             assert_eq!(
                 p.class(),
                 Class::Normal,
