@@ -3,10 +3,10 @@
 //!   inside a container against 127.0.0.11, and, in the same run and the same way, against aardvark-dns
 //!   (when installed) serving the same names from the bridge gateway, as netavark would start it;
 //! - latency at a fixed 10k queries/s from inside a container (a paced UDP client in the container's
-//!   namespace; dnsperf reports no percentiles), once as a normal process and once at real-time
-//!   priority; each run splits send → answer read (what the program waits) from send → answer
-//!   queued on its socket (the kernel's receive timestamp: resolver and kernel, without the client's
-//!   own wake-up), and reports how late the client itself sent against its schedule;
+//!   namespace; dnsperf reports no percentiles); it splits send → answer read (what the program
+//!   waits) from send → answer queued on its socket (the kernel's receive timestamp: resolver and
+//!   kernel, without the client's own wake-up), and reports how late the client itself sent against
+//!   its schedule (a late client sends its backlog in a burst);
 //! - what the resolver adds to attach: the daemon's sandbox time (Server-Timing) of containers on a user
 //!   network (resolver) against the default bridge (none), interleaved;
 //! - memory per sandbox resolver: daemon RSS growth per container, user network minus default bridge.
@@ -155,27 +155,10 @@ struct Paced {
     lost: usize,
 }
 
-/// Put the calling thread in SCHED_FIFO 1 (`rt`) or back in the normal class.
-fn client_class(rt: bool) {
-    let param = libc::sched_param {
-        sched_priority: i32::from(rt),
-    };
-    let policy = if rt {
-        libc::SCHED_FIFO
-    } else {
-        libc::SCHED_OTHER
-    };
-    // SAFETY: pid 0 is this thread; `param` is valid.
-    let rc = unsafe { libc::sched_setscheduler(0, policy, &param) };
-    assert_eq!(rc, 0, "sched_setscheduler");
-}
-
 /// `total` queries (< 65536, so ids are unique) at `qps` from inside the namespace of process `pid`.
 /// A query counts as lost without an answer within a second. The send time is taken right before
 /// `send`, so a late sender does not count against the resolver (its lag is reported apart).
-/// `rt_client`: the client's two threads run real-time, so that its own wake-ups on a loaded
-/// machine do not count (a normal client is measured too; both are reported).
-fn paced(pid: u32, names: &[String], qps: u32, total: usize, rt_client: bool) -> Paced {
+fn paced(pid: u32, names: &[String], qps: u32, total: usize) -> Paced {
     assert!(total < 65536);
     let ns = File::open(format!("/proc/{pid}/ns/net")).expect("container netns");
     let sock = std::thread::spawn(move || {
@@ -206,7 +189,6 @@ fn paced(pid: u32, names: &[String], qps: u32, total: usize, rt_client: bool) ->
         .expect("timeout");
     let sent_rx = sent.clone();
     let receiver = std::thread::spawn(move || {
-        client_class(rt_client);
         let (mut seen, mut at_socket) = (Vec::with_capacity(total), Vec::with_capacity(total));
         let mut buf = [0u8; 1500];
         while seen.len() < total {
@@ -228,7 +210,6 @@ fn paced(pid: u32, names: &[String], qps: u32, total: usize, rt_client: bool) ->
         }
         (seen, at_socket)
     });
-    client_class(rt_client);
     let interval = Duration::from_secs(1) / qps;
     let mut send_lag = Vec::with_capacity(total);
     let epoch = Instant::now();
@@ -244,7 +225,6 @@ fn paced(pid: u32, names: &[String], qps: u32, total: usize, rt_client: bool) ->
         sent[i].store(realtime_ns(), Ordering::Release);
         let _ = sock.send(&q);
     }
-    client_class(false);
     let (seen, at_socket) = receiver.join().expect("receiver");
     Paced {
         lost: total - seen.len(),
@@ -433,26 +413,24 @@ fn main() {
             pct(v, 1.0)
         )
     };
-    for (label, rt) in [("normal", false), ("real-time (SCHED_FIFO 1)", true)] {
-        let p = paced(pid, &names, qps, total, rt);
-        println!();
-        println!(
-            "| paced client, {label}, {qps} queries/s from inside the container, {total} queries, lost {} | p50 ms | p99 ms | p99.9 ms | max ms |",
-            p.lost
-        );
-        println!("|---|---|---|---|---|");
-        println!(
-            "| query sent → answer read by the client | {} |",
-            row(&p.seen)
-        );
-        println!(
-            "| query sent → answer queued on the client's socket (kernel timestamp) | {} |",
-            row(&p.at_socket)
-        );
-        println!(
-            "| the client's own lateness in sending (against its schedule) | {} |",
-            row(&p.send_lag)
-        );
-    }
+    let p = paced(pid, &names, qps, total);
+    println!();
+    println!(
+        "| paced client, {qps} queries/s from inside the container, {total} queries, lost {} | p50 ms | p99 ms | p99.9 ms | max ms |",
+        p.lost
+    );
+    println!("|---|---|---|---|---|");
+    println!(
+        "| query sent → answer read by the client | {} |",
+        row(&p.seen)
+    );
+    println!(
+        "| query sent → answer queued on the client's socket (kernel timestamp) | {} |",
+        row(&p.at_socket)
+    );
+    println!(
+        "| the client's own lateness in sending (against its schedule) | {} |",
+        row(&p.send_lag)
+    );
     println!("loadavg at the end {}", loadavg());
 }
