@@ -18,7 +18,7 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1000);
-    let w = common::World::new();
+    let w = common::World::new_with_tmpfs_run();
     let idle = rss_kb(w.daemon_pid());
 
     let mut creates = Vec::new();

@@ -296,7 +296,7 @@ impl Controller {
         if ctr.config.mode != NetworkMode::Host {
             self.os.replenish();
         }
-        let dir = self.cfg.container_dir(&ctr.id);
+        let dir = self.cfg.files_dir(&ctr.id);
         let started = StartedSandbox {
             id: ctr.id.clone(),
             netns: (ctr.config.mode != NetworkMode::Host).then(|| key.clone()),
@@ -322,6 +322,16 @@ impl Controller {
         self.rewrite_linkers(&st, &id);
         phases.lap("names");
         Ok(StartedSandbox { phases, ..started })
+    }
+
+    fn remove_container_dirs(&self, id: &str) {
+        let _ = std::fs::remove_dir_all(self.cfg.files_dir(id));
+        let _ = std::fs::remove_dir_all(self.cfg.data_dir(id));
+    }
+
+    /// Where a container's /etc files are (for inspect's `HostsPath` and friends).
+    pub fn files_dir(&self, id: &str) -> PathBuf {
+        self.cfg.files_dir(id)
     }
 
     fn hostname_of(&self, ctr: &ContainerRecord) -> String {
@@ -360,7 +370,7 @@ impl Controller {
         ctr: &ContainerRecord,
         sb: &SandboxRecord,
     ) -> Result<()> {
-        let dir = self.cfg.container_dir(&ctr.id);
+        let dir = self.cfg.files_dir(&ctr.id);
         std::fs::create_dir_all(&dir)
             .map_err(|e| CoreError::Internal(format!("create {}: {e}", dir.display())))?;
         let hostname = self.hostname_of(ctr);
@@ -504,7 +514,7 @@ impl Controller {
         }
         if removed {
             st.containers.remove(id);
-            let _ = std::fs::remove_dir_all(self.cfg.container_dir(id));
+            self.remove_container_dirs(id);
             self.emit("container", "destroy", id, &[("name", &ctr.name)]);
         } else {
             st.containers.insert(id.to_string(), ctr);
@@ -554,7 +564,7 @@ impl Controller {
         st.containers.remove(&id);
         self.publish_dns(&st, &id);
         self.rewrite_linkers(&st, &id);
-        let _ = std::fs::remove_dir_all(self.cfg.container_dir(&id));
+        self.remove_container_dirs(&id);
         tracing::info!(container = %id, "container removed");
         self.emit("container", "destroy", &id, &[("name", &ctr.name)]);
         Ok(())

@@ -213,7 +213,11 @@ impl Controller {
     /// Rewrite /etc/hosts of the running containers that link to `target`.
     pub(crate) fn rewrite_linkers(&self, st: &State, target: &str) {
         for c in st.containers.values() {
-            if c.id == target || !c.config.links.iter().any(|l| l.target == target) {
+            // Most containers have no links: test that before comparing ids.
+            if c.config.links.is_empty()
+                || c.id == target
+                || !c.config.links.iter().any(|l| l.target == target)
+            {
                 continue;
             }
             if let Some(sb) = &c.sandbox {

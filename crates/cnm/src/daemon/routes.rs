@@ -276,7 +276,13 @@ async fn containers_list(d: &Arc<Daemon>, r: &Req) -> R {
 
 async fn container_inspect(d: &Arc<Daemon>, r: &Req, id: &str) -> R {
     let (c, attached) = d.ctl.container(id).await.map_err(api_error)?;
-    let body = convert::container_inspect(&c, &attached, &d.args.data_root, r.version);
+    let body = convert::container_inspect(
+        &c,
+        &attached,
+        &d.ctl.files_dir(&c.id),
+        &d.procs.log_path(&d.args.data_root, &c.id),
+        r.version,
+    );
     Ok(json(200, r.version, to_json_body(&body)))
 }
 
