@@ -114,8 +114,11 @@ impl World {
         if tmpfs_run {
             let exec = w.path("exec");
             std::fs::create_dir_all(&exec).expect("exec-root");
-            w.sh(&format!("mount -t tmpfs -o mode=0755 cnm-run {}", exec.display()))
-                .ok();
+            w.sh(&format!(
+                "mount -t tmpfs -o mode=0755 cnm-run {}",
+                exec.display()
+            ))
+            .ok();
         }
         // The daemon's "host" resolv.conf belongs to the world: a forwarded name goes to the world's own
         // loopback (where nothing listens unless a test starts a server), never to the machine's resolver.
