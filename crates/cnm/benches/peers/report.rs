@@ -13,6 +13,8 @@ pub fn median(v: &[f64]) -> f64 {
 pub fn ms(v: f64) -> String {
     if v >= 100.0 {
         format!("{v:.0}")
+    } else if v < 1.0 {
+        format!("{v:.3}")
     } else {
         format!("{v:.2}")
     }
@@ -42,11 +44,11 @@ pub fn now_utc() -> String {
 pub struct Report {
     quick: bool,
     lines: Vec<String>,
-    pub attach_p50: Vec<(&'static str, f64)>,
     /// (system, chunk p50s, first-k p50, last-k p50)
     pub scaling: Vec<(&'static str, Vec<f64>, f64, f64)>,
     pub chunk: usize,
-    pub aardvark_rss: u64,
+    /// The targets' verdicts, placed right after the run's first line.
+    targets: Vec<String>,
 }
 
 impl Report {
@@ -54,10 +56,9 @@ impl Report {
         Report {
             quick,
             lines: Vec::new(),
-            attach_p50: Vec::new(),
             scaling: Vec::new(),
             chunk: 1,
-            aardvark_rss: 0,
+            targets: Vec::new(),
         }
     }
 
@@ -72,15 +73,11 @@ impl Report {
         self.line("");
     }
 
-    pub fn todo(&mut self) {
-        self.section("Not measured yet");
-        self.line(
-            "(4) one container publishing 1000 / 10,000 ports, (5) 100 containers with one published port each, \
-             (8) RSS with 10,000 published ports and (9) iperf3 through a published port: measured for cnm \
-             alone by `cargo bench -p cnm --bench ports` (section \"Published ports\" above); the same \
-             scenarios against netavark and CNI portmap are not in this suite yet. (6) DNS q/s against \
-             aardvark-dns: `cargo bench -p cnm --bench dns` (section above).",
-        );
+    pub fn targets(&mut self, t: Vec<String>) {
+        for l in &t {
+            println!("{l}");
+        }
+        self.targets = t;
     }
 
     fn chart(&self) -> String {
@@ -171,7 +168,16 @@ impl Report {
             let mut body = String::new();
             body.push_str(BEGIN);
             body.push_str("\n<!-- written by `scripts/bench-peers.sh`; do not edit by hand -->\n");
-            for l in &self.lines {
+            let mut lines = self.lines.iter();
+            if let Some(first) = lines.next() {
+                body.push_str(first);
+                body.push_str("\n\n");
+            }
+            for l in &self.targets {
+                body.push_str(l);
+                body.push('\n');
+            }
+            for l in lines {
                 body.push_str(l);
                 body.push('\n');
             }
