@@ -12,7 +12,7 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
-#[path = "dnsbench.rs"]
+#[path = "shared/dnsperf.rs"]
 mod dnsbench;
 #[path = "measure.rs"]
 mod measure;

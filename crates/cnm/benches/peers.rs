@@ -18,7 +18,7 @@ mod common;
 #[path = "measure.rs"]
 mod measure;
 
-#[path = "dnsbench.rs"]
+#[path = "shared/dnsperf.rs"]
 mod dnsbench;
 
 #[path = "peers/systems.rs"]
@@ -919,6 +919,9 @@ fn scenario_port_each(p: &mut Peers, sz: &Sizes, rep: &mut Report) {
     ));
 }
 
+/// One side of (6): label, the client container, the server address, the names, their containers.
+type DnsSide<'a> = (&'a str, &'a Ep, &'a str, &'a [String], &'a [Ep]);
+
 /// (6) DNS: cnm's embedded resolver (127.0.0.11 in the container) against aardvark-dns started by
 /// netavark (the bridge gateway), the same number of names, the client in a container of each.
 /// Returns aardvark-dns's RSS serving those names.
@@ -938,7 +941,7 @@ fn scenario_dns(p: &mut Peers, sz: &Sizes, rep: &mut Report, tg: &mut Targets) -
         .map(|e| format!("bench{}", e.idx))
         .collect();
     let gw = "10.202.0.1";
-    let systems: [(&str, &Ep, &str, &[String], &[Ep]); 2] = [
+    let systems: [DnsSide; 2] = [
         ("cnm", &cnm_eps[0], "127.0.0.11", &cnm_names, &cnm_eps[1..]),
         ("aardvark-dns", &nv_eps[0], gw, &nv_names, &nv_eps[1..]),
     ];

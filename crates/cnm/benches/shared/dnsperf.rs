@@ -1,3 +1,4 @@
+// Lives in a subdirectory so that cargo does not take it for a bench target of its own.
 //! DNS load tools shared by the DNS benchmark and the peer suite: parsing `dnsperf`'s report, a paced UDP
 //! client that measures per-query latency from inside a namespace, and starting aardvark-dns by hand the
 //! way netavark configures it.
