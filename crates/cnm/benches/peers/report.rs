@@ -80,63 +80,83 @@ impl Report {
         self.targets = t;
     }
 
+    /// Attach latency (p50 of each chunk) against the containers already on the bridge, one line per
+    /// system. The y axis is logarithmic: the floors take a millisecond or two, the CNI chain hundreds.
     fn chart(&self) -> String {
-        let colors = ["#d62728", "#1f77b4", "#17becf", "#ff7f0e", "#7f7f7f"];
-        let (w, h, l, r, t, b) = (760.0, 420.0, 60.0, 250.0, 30.0, 50.0);
+        let colors = [
+            "#d62728", "#1f77b4", "#17becf", "#ff7f0e", "#7f7f7f", "#2ca02c",
+        ];
+        let (w, h, l, r, t, b) = (860.0, 440.0, 60.0, 330.0, 34.0, 50.0);
         let n = self.scaling.iter().map(|s| s.1.len()).max().unwrap_or(1);
         let xmax = (n * self.chunk) as f64;
-        let ymax = self
-            .scaling
-            .iter()
-            .flat_map(|s| s.1.iter().copied())
-            .fold(1.0_f64, f64::max)
-            * 1.1;
-        let x = |i: usize| l + (i as f64 + 0.5) * self.chunk as f64 / xmax * (w - l - r);
-        let y = |v: f64| t + (1.0 - v / ymax) * (h - t - b);
+        let vals = || self.scaling.iter().flat_map(|s| s.1.iter().copied());
+        // Decades that hold every point, as 1-2-5 ticks.
+        let lo = 10f64.powf(vals().fold(f64::MAX, f64::min).max(0.01).log10().floor());
+        let hi = 10f64.powf(vals().fold(0.0_f64, f64::max).max(lo * 10.0).log10().ceil());
+        let (llo, lhi) = (lo.log10(), hi.log10());
+        let x = |c: f64| l + c / xmax * (w - l - r);
+        let y = |v: f64| t + (1.0 - (v.max(lo).log10() - llo) / (lhi - llo)) * (h - t - b);
         let mut s = format!(
             "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" font-family=\"sans-serif\" font-size=\"12\">\n\
              <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n\
-             <text x=\"{l}\" y=\"18\" font-size=\"14\">Attach latency (p50 per chunk of {}) vs containers on the bridge</text>\n",
+             <text x=\"{l}\" y=\"20\" font-size=\"14\">Attach latency, p50 of each {} containers, against containers on the bridge (log scale)</text>\n",
             self.chunk
         );
-        s += &format!(
-            "<line x1=\"{l}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"black\"/>\n<line x1=\"{l}\" y1=\"{t}\" x2=\"{l}\" y2=\"{}\" stroke=\"black\"/>\n",
-            h - b,
-            w - r,
-            h - b,
-            h - b
-        );
+        let mut tick = lo;
+        while tick <= hi * 1.0001 {
+            for m in [1.0, 2.0, 5.0] {
+                let v = tick * m;
+                if v > hi * 1.0001 {
+                    break;
+                }
+                let label = if v >= 1.0 {
+                    format!("{v:.0}")
+                } else {
+                    format!("{v}")
+                };
+                s += &format!(
+                    "<line x1=\"{l}\" y1=\"{yv:.1}\" x2=\"{x2}\" y2=\"{yv:.1}\" stroke=\"{}\"/><text x=\"{lx}\" y=\"{ty:.1}\" text-anchor=\"end\">{label}</text>\n",
+                    if m == 1.0 { "#ccc" } else { "#eee" },
+                    yv = y(v),
+                    x2 = w - r,
+                    lx = l - 5.0,
+                    ty = y(v) + 4.0
+                );
+            }
+            tick *= 10.0;
+        }
         for k in 0..=5 {
-            let v = ymax * k as f64 / 5.0;
-            s += &format!(
-                "<text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">{v:.0}</text><line x1=\"{l}\" y1=\"{:.1}\" x2=\"{}\" y2=\"{:.1}\" stroke=\"#eee\"/>\n",
-                l - 5.0,
-                y(v) + 4.0,
-                y(v),
-                w - r,
-                y(v)
-            );
             let xv = xmax * k as f64 / 5.0;
-            let xp = l + xv / xmax * (w - l - r);
             s += &format!(
-                "<text x=\"{xp:.1}\" y=\"{}\" text-anchor=\"middle\">{xv:.0}</text>\n",
+                "<text x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">{xv:.0}</text>\n",
+                x(xv),
                 h - b + 16.0
             );
         }
         s += &format!(
-            "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">containers already on the bridge</text>\n\
-             <text x=\"15\" y=\"{}\" transform=\"rotate(-90 15 {})\" text-anchor=\"middle\">ms</text>\n",
-            (l + w - r) / 2.0,
+            "<line x1=\"{l}\" y1=\"{hb}\" x2=\"{wr}\" y2=\"{hb}\" stroke=\"black\"/>\n\
+             <line x1=\"{l}\" y1=\"{t}\" x2=\"{l}\" y2=\"{hb}\" stroke=\"black\"/>\n\
+             <text x=\"{cx}\" y=\"{}\" text-anchor=\"middle\">containers already on the bridge</text>\n\
+             <text x=\"15\" y=\"{cy}\" transform=\"rotate(-90 15 {cy})\" text-anchor=\"middle\">attach ms</text>\n",
             h - 12.0,
-            (t + h - b) / 2.0,
-            (t + h - b) / 2.0
+            hb = h - b,
+            wr = w - r,
+            cx = (l + w - r) / 2.0,
+            cy = (t + h - b) / 2.0
         );
         for (i, (label, pts, _, _)) in self.scaling.iter().enumerate() {
             let c = colors[i % colors.len()];
+            // Each chunk's p50 sits at the middle of the chunk.
             let path: Vec<String> = pts
                 .iter()
                 .enumerate()
-                .map(|(j, v)| format!("{:.1},{:.1}", x(j), y(*v)))
+                .map(|(j, v)| {
+                    format!(
+                        "{:.1},{:.1}",
+                        x((j as f64 + 0.5) * self.chunk as f64),
+                        y(*v)
+                    )
+                })
                 .collect();
             s += &format!(
                 "<polyline fill=\"none\" stroke=\"{c}\" stroke-width=\"2\" points=\"{}\"/>\n",
@@ -157,6 +177,10 @@ impl Report {
     }
 
     pub fn finish(&mut self) {
+        // `CNM_PEERS_CHART=path` writes the chart there as well (to look at a quick run's).
+        if let Ok(path) = std::env::var("CNM_PEERS_CHART") {
+            std::fs::write(&path, self.chart()).expect("write chart");
+        }
         if std::env::var("CNM_PEERS_WRITE").is_ok_and(|v| v == "1") {
             let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs");
             std::fs::write(docs.join(CHART), self.chart()).expect("write chart");
