@@ -11,9 +11,9 @@ pub fn median(v: &[f64]) -> f64 {
 }
 
 pub fn ms(v: f64) -> String {
-    if v >= 100.0 {
+    if v.abs() >= 100.0 {
         format!("{v:.0}")
-    } else if v < 1.0 {
+    } else if v.abs() < 1.0 {
         format!("{v:.3}")
     } else {
         format!("{v:.2}")
