@@ -298,7 +298,7 @@ fn targets_text(tg: &Targets, sz: &Sizes) -> Vec<String> {
         v.push(format!(
             "- 1000-port publish no slower than netavark: {} for the attach with 1000 ports, cnm/netavark \
              {r:.2} (rounds {row}); {} for the part publishing adds: cnm +{ca:.1} ms, netavark +{na:.1} ms \
-             (one range rule, within noise of zero) ((4))",
+             ((4))",
             verdict(*r <= 1.0),
             verdict(ca <= na)
         ));
@@ -1076,7 +1076,7 @@ fn scenario_dns(p: &mut Peers, sz: &Sizes, rep: &mut Report, tg: &mut Targets) -
     rep.line("");
     rep.line(&format!(
         "Both clients run in a container's network namespace of their own system (`nsenter --net` of \
-         dnsperf); every run had zero lost and 100 % NOERROR, and one name per system was checked to \
+         dnsperf); every dnsperf run had zero lost and 100 % NOERROR, and one name per system was checked to \
          resolve to its container's address (dig). The paced client sends {} queries at a fixed {} q/s \
          per run (first two rounds) and times each answer. dnsperf and the servers share the machine's \
          two cores, so queries/s is bounded by both.",

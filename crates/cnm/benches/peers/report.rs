@@ -6,8 +6,18 @@ const CHART: &str = "peers-attach.svg";
 
 pub use crate::measure::{loadavg, pct, rss_kb};
 
+/// The median of a few per-round figures: with an even count, the mean of the middle two (nearest
+/// rank would report the larger of two rounds as their median).
 pub fn median(v: &[f64]) -> f64 {
-    pct(v, 0.5)
+    assert!(!v.is_empty(), "no samples");
+    let mut s = v.to_vec();
+    s.sort_by(|a, b| a.total_cmp(b));
+    let m = s.len() / 2;
+    if s.len() % 2 == 0 {
+        (s[m - 1] + s[m]) / 2.0
+    } else {
+        s[m]
+    }
 }
 
 pub fn ms(v: f64) -> String {
