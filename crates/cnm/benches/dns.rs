@@ -12,18 +12,19 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "shared/dnsperf.rs"]
+mod dnsbench;
 #[path = "measure.rs"]
 mod measure;
 
 use measure::{loadavg, pct, rss_kb, server_timing, Ms};
 
+use dnsbench::start_aardvark;
+
 use std::fs::File;
-use std::net::{Ipv4Addr, UdpSocket};
-use std::os::fd::AsFd;
+use std::net::{Ipv4Addr, SocketAddrV4};
 use std::process::Command;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::World;
 
@@ -46,143 +47,23 @@ fn start(w: &World, name: &str, network: &str) -> f64 {
 
 /// One `dnsperf` run from inside `ctr`: (queries/s, lost, average ms, max ms).
 fn dnsperf(w: &World, ctr: &str, server: &str, file: &str, secs: u32) -> (f64, u64, f64, f64) {
-    let out = w
-        .cnm(&[
-            "exec",
-            ctr,
-            "dnsperf",
-            "-s",
-            server,
-            "-d",
-            file,
-            "-l",
-            &secs.to_string(),
-        ])
-        .ok()
-        .stdout;
-    let field = |key: &str| -> String {
-        out.lines()
-            .find_map(|l| l.trim().strip_prefix(key))
-            .map(|v| v.trim().to_string())
-            .unwrap_or_else(|| panic!("no {key:?} in dnsperf output:\n{out}"))
-    };
-    let qps: f64 = field("Queries per second:").parse().expect("qps");
-    let lost: u64 = field("Queries lost:")
-        .split_whitespace()
-        .next()
-        .and_then(|v| v.parse().ok())
-        .expect("lost");
-    let lat = field("Average Latency (s):");
-    let avg: f64 = lat
-        .split_whitespace()
-        .next()
-        .and_then(|v| v.parse().ok())
-        .expect("avg");
-    let max: f64 = lat
-        .split("max ")
-        .nth(1)
-        .and_then(|v| v.trim_end_matches(')').parse().ok())
-        .expect("max");
-    (qps, lost, avg * 1000.0, max * 1000.0)
+    let mut args = vec!["exec".to_string(), ctr.to_string(), "dnsperf".to_string()];
+    args.extend(dnsbench::dnsperf_args(server, file, secs));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let r = dnsbench::parse_dnsperf(&w.cnm(&args).ok().stdout);
+    (r.qps, r.lost, r.avg_ms, r.max_ms)
 }
 
-/// An A query for `name` with id 0 (the id is patched per send).
-fn query(name: &str) -> Vec<u8> {
-    let mut q = vec![0, 0, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0];
-    for label in name.split('.') {
-        q.push(label.len() as u8);
-        q.extend_from_slice(label.as_bytes());
-    }
-    q.extend_from_slice(&[0, 0, 1, 0, 1]);
-    q
-}
-
-/// `total` queries (< 65536, so ids are unique) at `qps` from inside the namespace of process `pid`:
-/// latencies in ms of the answered ones, and how many got no answer within a second.
+/// `paced` from inside the namespace of process `pid`, against the embedded resolver.
 fn paced(pid: u32, names: &[String], qps: u32, total: usize) -> (Vec<f64>, usize) {
-    assert!(total < 65536);
     let ns = File::open(format!("/proc/{pid}/ns/net")).expect("container netns");
-    let sock = std::thread::spawn(move || {
-        nix::sched::setns(ns.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
-        let s = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).expect("bind");
-        s.connect((Ipv4Addr::new(127, 0, 0, 11), 53))
-            .expect("connect");
-        s
-    })
-    .join()
-    .expect("socket thread");
-    let queries: Vec<Vec<u8>> = names.iter().map(|n| query(n)).collect();
-    let sent: Arc<Vec<AtomicU64>> = Arc::new((0..total).map(|_| AtomicU64::new(0)).collect());
-    let epoch = Instant::now();
-    let rx = sock.try_clone().expect("clone");
-    rx.set_read_timeout(Some(Duration::from_secs(1)))
-        .expect("timeout");
-    let sent_rx = sent.clone();
-    let receiver = std::thread::spawn(move || {
-        let mut lat = Vec::with_capacity(total);
-        let mut buf = [0u8; 1500];
-        while lat.len() < total {
-            let Ok(n) = rx.recv(&mut buf) else { break };
-            let now = epoch.elapsed().as_nanos() as u64;
-            if n < 12 {
-                continue;
-            }
-            let id = u16::from_be_bytes([buf[0], buf[1]]) as usize;
-            if let Some(t) = sent_rx.get(id) {
-                let t0 = t.swap(0, Ordering::AcqRel);
-                if t0 != 0 {
-                    lat.push((now - t0) as f64 / 1e6);
-                }
-            }
-        }
-        lat
-    });
-    let interval = Duration::from_secs(1) / qps;
-    for i in 0..total {
-        let due = interval * i as u32;
-        let now = epoch.elapsed();
-        if due > now {
-            std::thread::sleep(due - now);
-        }
-        let mut q = queries[i % queries.len()].clone();
-        q[..2].copy_from_slice(&(i as u16).to_be_bytes());
-        sent[i].store(epoch.elapsed().as_nanos().max(1) as u64, Ordering::Release);
-        let _ = sock.send(&q);
-    }
-    let lat = receiver.join().expect("receiver");
-    let lost = total - lat.len();
-    (lat, lost)
-}
-
-/// aardvark-dns serving the same names from the bridge gateway, as netavark configures it (one file
-/// per network: listen address, then `ID IPv4 IPv6 names` per container), started in the world's
-/// namespace. Returns its pid (from its pid file; it daemonizes).
-fn start_aardvark(w: &World, gateway: &str, entries: &[(String, String, String)]) -> Option<u32> {
-    let bin = [
-        "/usr/lib/podman/aardvark-dns",
-        "/usr/libexec/podman/aardvark-dns",
-    ]
-    .into_iter()
-    .find(|p| std::path::Path::new(p).exists())?;
-    let dir = w.path("aardvark");
-    std::fs::create_dir_all(&dir).expect("aardvark dir");
-    let mut conf = format!("{gateway}\n");
-    for (id, ip, names) in entries {
-        conf.push_str(&format!("{id} {ip}  {names}\n"));
-    }
-    std::fs::write(dir.join("bench"), conf).expect("aardvark config");
-    let status = w
-        .command(bin)
-        .args(["--config", dir.to_str().expect("dir"), "-p", "53", "run"])
-        .status()
-        .expect("start aardvark-dns");
-    assert!(status.success(), "aardvark-dns did not start");
-    let pid: u32 = std::fs::read_to_string(dir.join("aardvark.pid"))
-        .expect("aardvark.pid")
-        .trim()
-        .parse()
-        .expect("pid");
-    Some(pid)
+    dnsbench::paced(
+        ns,
+        SocketAddrV4::new(Ipv4Addr::new(127, 0, 0, 11), 53),
+        names,
+        qps,
+        total,
+    )
 }
 
 fn main() {
