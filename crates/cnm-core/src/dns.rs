@@ -1,8 +1,10 @@
 //! The seam between the controller and the embedded DNS resolver (127.0.0.11 in each sandbox).
 //!
-//! The controller derives one complete snapshot of every name it knows (`DnsView`) from its state, in
-//! the same locked operation that changes an endpoint, and hands it over whole: a name that is removed
-//! is gone from every sandbox at once (moby#22466), and a reader never sees half an update.
+//! The controller publishes, in the same locked operation that changes a container, that container's
+//! whole part of the names (`DnsContainer`: its endpoints on every resolving network and its sandbox's
+//! resolver settings). The resolvers replace that part in one step, so a name that is removed is gone
+//! from every sandbox at once (moby#22466) and a reader never sees half an update; and a change costs
+//! the size of one container, not of every name the daemon knows.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -41,7 +43,26 @@ pub struct DnsSandbox {
     pub forward: bool,
 }
 
-/// Every name the resolvers may answer, and per sandbox (by sandbox id) which of them it sees.
+/// One endpoint of a container on a resolving network.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DnsMembership {
+    pub network_id: String,
+    /// For `name.network` queries and PTR answers.
+    pub network_name: String,
+    pub endpoint: DnsEndpoint,
+}
+
+/// Everything one container adds to the names. Empty when it has no sandbox (stopped or removed):
+/// publishing that withdraws all it had.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DnsContainer {
+    pub endpoints: Vec<DnsMembership>,
+    /// The sandbox id and its resolver settings, when the sandbox resolves names.
+    pub sandbox: Option<(String, DnsSandbox)>,
+}
+
+/// Every name the resolvers may answer, and per sandbox (by sandbox id) which of them it sees: a
+/// whole table at once, as tests and tools write it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DnsView {
     pub networks: BTreeMap<String, DnsNetwork>,
@@ -59,8 +80,9 @@ pub trait SandboxDns: Send + Sync {
     fn running(&self, sandbox_id: &str) -> bool;
     /// Stop serving a sandbox (its namespace is going away).
     fn stop(&self, sandbox_id: &str);
-    /// Replace all names and sandbox settings with `view`.
-    fn update(&self, view: DnsView);
+    /// Replace the part of each listed container (by container id) with the one given, all in one
+    /// step for readers.
+    fn publish(&self, containers: Vec<(String, DnsContainer)>);
     /// After a restart: forget what is kept for sandboxes other than `keep` (they are gone).
     fn prune(&self, _keep: &[String]) {}
 }
@@ -77,7 +99,7 @@ impl SandboxDns for NoDns {
         false
     }
     fn stop(&self, _sandbox_id: &str) {}
-    fn update(&self, _view: DnsView) {}
+    fn publish(&self, _containers: Vec<(String, DnsContainer)>) {}
 }
 
 /// The DNS names of a container's endpoint, in Docker's order (name, aliases, short id, hostname),

@@ -13,6 +13,7 @@ pub mod ids;
 pub mod lookup;
 pub mod model;
 pub mod options;
+pub mod phases;
 pub mod ports;
 
 pub use controller::{Controller, ControllerConfig};

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use cnm_core::dns::{DnsView, SandboxDns};
+use cnm_core::dns::{DnsContainer, SandboxDns};
 use cnm_core::driver::{DriverError, DriverResult};
 use cnm_linux::nftnl::{self, Redirect};
 use cnm_linux::{LinuxError, NsWorker};
@@ -414,10 +414,14 @@ impl SandboxDns for Resolvers {
         }
     }
 
-    fn update(&self, view: DnsView) {
-        let table = Arc::new(Table::build(&view));
+    fn publish(&self, containers: Vec<(String, DnsContainer)>) {
+        let mut guard = self.inner.table.write().unwrap_or_else(|p| p.into_inner());
+        // In place unless a TCP answer still holds the previous table; then that one is copied once.
+        let table = Arc::make_mut(&mut guard);
+        for (id, part) in &containers {
+            table.publish(id, part);
+        }
         let (names, sandboxes) = table.size();
-        *self.inner.table.write().unwrap_or_else(|p| p.into_inner()) = table;
         tracing::trace!(names, sandboxes, "DNS names published");
     }
 }

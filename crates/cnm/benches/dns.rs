@@ -15,10 +15,14 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "shared/dnsperf.rs"]
+mod dnsbench;
 #[path = "measure.rs"]
 mod measure;
 
 use measure::{loadavg, pct, rss_kb, server_timing, Ms};
+
+use dnsbench::{query, start_aardvark};
 
 use std::fs::File;
 use std::net::{Ipv4Addr, UdpSocket};
@@ -49,55 +53,11 @@ fn start(w: &World, name: &str, network: &str) -> f64 {
 
 /// One `dnsperf` run from inside `ctr`: (queries/s, lost, average ms, max ms).
 fn dnsperf(w: &World, ctr: &str, server: &str, file: &str, secs: u32) -> (f64, u64, f64, f64) {
-    let out = w
-        .cnm(&[
-            "exec",
-            ctr,
-            "dnsperf",
-            "-s",
-            server,
-            "-d",
-            file,
-            "-l",
-            &secs.to_string(),
-        ])
-        .ok()
-        .stdout;
-    let field = |key: &str| -> String {
-        out.lines()
-            .find_map(|l| l.trim().strip_prefix(key))
-            .map(|v| v.trim().to_string())
-            .unwrap_or_else(|| panic!("no {key:?} in dnsperf output:\n{out}"))
-    };
-    let qps: f64 = field("Queries per second:").parse().expect("qps");
-    let lost: u64 = field("Queries lost:")
-        .split_whitespace()
-        .next()
-        .and_then(|v| v.parse().ok())
-        .expect("lost");
-    let lat = field("Average Latency (s):");
-    let avg: f64 = lat
-        .split_whitespace()
-        .next()
-        .and_then(|v| v.parse().ok())
-        .expect("avg");
-    let max: f64 = lat
-        .split("max ")
-        .nth(1)
-        .and_then(|v| v.trim_end_matches(')').parse().ok())
-        .expect("max");
-    (qps, lost, avg * 1000.0, max * 1000.0)
-}
-
-/// An A query for `name` with id 0 (the id is patched per send).
-fn query(name: &str) -> Vec<u8> {
-    let mut q = vec![0, 0, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0];
-    for label in name.split('.') {
-        q.push(label.len() as u8);
-        q.extend_from_slice(label.as_bytes());
-    }
-    q.extend_from_slice(&[0, 0, 1, 0, 1]);
-    q
+    let mut args = vec!["exec".to_string(), ctr.to_string(), "dnsperf".to_string()];
+    args.extend(dnsbench::dnsperf_args(server, file, secs));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let r = dnsbench::parse_dnsperf(&w.cnm(&args).ok().stdout);
+    (r.qps, r.lost, r.avg_ms, r.max_ms)
 }
 
 /// The realtime clock in ns: the clock the kernel's receive timestamps (SO_TIMESTAMPNS) are on.
@@ -232,37 +192,6 @@ fn paced(pid: u32, names: &[String], qps: u32, total: usize) -> Paced {
         at_socket,
         send_lag,
     }
-}
-
-/// aardvark-dns serving the same names from the bridge gateway, as netavark configures it (one file
-/// per network: listen address, then `ID IPv4 IPv6 names` per container), started in the world's
-/// namespace. Returns its pid (from its pid file; it daemonizes).
-fn start_aardvark(w: &World, gateway: &str, entries: &[(String, String, String)]) -> Option<u32> {
-    let bin = [
-        "/usr/lib/podman/aardvark-dns",
-        "/usr/libexec/podman/aardvark-dns",
-    ]
-    .into_iter()
-    .find(|p| std::path::Path::new(p).exists())?;
-    let dir = w.path("aardvark");
-    std::fs::create_dir_all(&dir).expect("aardvark dir");
-    let mut conf = format!("{gateway}\n");
-    for (id, ip, names) in entries {
-        conf.push_str(&format!("{id} {ip}  {names}\n"));
-    }
-    std::fs::write(dir.join("bench"), conf).expect("aardvark config");
-    let status = w
-        .command(bin)
-        .args(["--config", dir.to_str().expect("dir"), "-p", "53", "run"])
-        .status()
-        .expect("start aardvark-dns");
-    assert!(status.success(), "aardvark-dns did not start");
-    let pid: u32 = std::fs::read_to_string(dir.join("aardvark.pid"))
-        .expect("aardvark.pid")
-        .trim()
-        .parse()
-        .expect("pid");
-    Some(pid)
 }
 
 /// Memory and attach cost, on a fresh daemon. The two kinds are interleaved so that both see the

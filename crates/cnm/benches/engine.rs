@@ -18,7 +18,7 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1000);
-    let w = common::World::new();
+    let w = common::World::new_with_tmpfs_run();
     let idle = rss_kb(w.daemon_pid());
 
     let mut creates = Vec::new();
@@ -43,6 +43,8 @@ fn main() {
     let mut sandbox = Vec::new();
     let mut net_attach = Vec::new();
     let mut ids = Vec::new();
+    // Each start's Server-Timing laps (netns, join, configure, files, dns, store, names…).
+    let mut laps: Vec<Vec<(String, f64)>> = Vec::new();
     for i in 0..n {
         let body = r#"{"Cmd":["sleep","100000"],"HostConfig":{"NetworkMode":"bench"}}"#;
         let t = Instant::now();
@@ -58,6 +60,7 @@ fn main() {
             server_timing(&head, "process"),
         );
         attach.push(total);
+        laps.push(all_timings(&head));
         sandbox.push(sb);
         net_attach.push(total.saturating_sub(process));
         ids.push(id);
@@ -145,9 +148,40 @@ fn main() {
             mean(&v[n - k..]) / mean(&v[..k])
         );
     }
+    println!();
+    println!("| daemon step (Server-Timing) | first {k} mean ms | last {k} mean ms | growth ms |");
+    println!("|---|---|---|---|");
+    for (name, _) in &laps[0] {
+        let mean_of = |rows: &[Vec<(String, f64)>]| {
+            rows.iter()
+                .filter_map(|r| r.iter().find(|(n, _)| n == name).map(|(_, v)| *v))
+                .sum::<f64>()
+                / rows.len() as f64
+        };
+        let (a, b) = (mean_of(&laps[..k]), mean_of(&laps[n - k..]));
+        println!("| {name} | {a:.3} | {b:.3} | {:+.3} |", b - a);
+    }
     println!("attach mean of the first {k}: {:.2} ms; of the last {k} (containers {}..{n}): {:.2} ms; ratio {:.2}", mean(first), n - k, mean(last), mean(last) / mean(first));
     println!(
         "daemon RSS: idle {} kB, with {n} endpoints {} kB",
         idle, rss_n
     );
+}
+
+/// Every `name;dur=ms` entry of the Server-Timing header, in order.
+fn all_timings(head: &str) -> Vec<(String, f64)> {
+    head.lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("server-timing:"))
+        .map(|l| {
+            l.split_once(':')
+                .map(|(_, v)| v)
+                .unwrap_or_default()
+                .split(',')
+                .filter_map(|p| {
+                    let (name, dur) = p.trim().split_once(";dur=")?;
+                    Some((name.to_string(), dur.parse().ok()?))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }

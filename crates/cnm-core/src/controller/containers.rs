@@ -18,6 +18,7 @@ use crate::model::{
     now_ns, ContainerConfig, ContainerRecord, EndpointRecord, EndpointRequest, NetworkMode,
     NetworkRecord, ProcessState, RunState, SandboxRecord,
 };
+use crate::phases::Phases;
 
 /// A validated-at-the-edge container create.
 #[derive(Debug, Clone, Default)]
@@ -65,6 +66,8 @@ pub struct StartedSandbox {
     pub cmd: Vec<String>,
     pub env: Vec<String>,
     pub working_dir: String,
+    /// Where the time of building the sandbox went (`Server-Timing`).
+    pub phases: Phases,
 }
 
 pub(super) fn valid_container_name(name: &str) -> bool {
@@ -218,7 +221,9 @@ impl Controller {
     /// Build the sandbox of a created or exited container. The process is started by the caller, which
     /// then reports `set_running` or `start_failed`.
     pub async fn prepare_start(&self, reference: &str) -> Result<StartedSandbox> {
+        let mut phases = Phases::start();
         let mut st = self.state.lock().await;
+        phases.lap("lock");
         let id = st.resolve_container(reference)?;
         let mut ctr = st
             .containers
@@ -249,12 +254,17 @@ impl Controller {
                 .await
                 .map_err(|e| CoreError::Driver(e.0))?;
         }
-        let mut res = self.build_sandbox(&mut st, &mut ctr, &mut sb).await;
+        phases.lap("netns");
+        let mut res = self
+            .build_sandbox(&mut st, &mut ctr, &mut sb, &mut phases)
+            .await;
         if res.is_ok() {
             res = self.ensure_resolver(&st, &sb).await;
+            phases.lap("dns");
         }
         if res.is_ok() {
             res = self.sync_ports(&st, &ctr, &mut sb).await;
+            phases.lap("ports");
         }
         if let Err(e) = res {
             self.drop_ports(&ctr.id, &mut sb).await;
@@ -282,10 +292,11 @@ impl Controller {
             }
             return Err(e.into());
         }
+        phases.lap("store");
         if ctr.config.mode != NetworkMode::Host {
             self.os.replenish();
         }
-        let dir = self.cfg.container_dir(&ctr.id);
+        let dir = self.cfg.files_dir(&ctr.id);
         let started = StartedSandbox {
             id: ctr.id.clone(),
             netns: (ctr.config.mode != NetworkMode::Host).then(|| key.clone()),
@@ -296,6 +307,7 @@ impl Controller {
             cmd: ctr.config.cmd.clone(),
             env: ctr.config.env.clone(),
             working_dir: ctr.config.working_dir.clone(),
+            phases: Phases::default(),
         };
         for e in &sb.endpoints {
             if let Some(ep) = st.endpoints.get(e) {
@@ -306,9 +318,20 @@ impl Controller {
         }
         let id = ctr.id.clone();
         st.containers.insert(id.clone(), ctr);
-        self.publish_dns(&st);
+        self.publish_dns(&st, &id);
         self.rewrite_linkers(&st, &id);
-        Ok(started)
+        phases.lap("names");
+        Ok(StartedSandbox { phases, ..started })
+    }
+
+    fn remove_container_dirs(&self, id: &str) {
+        let _ = std::fs::remove_dir_all(self.cfg.files_dir(id));
+        let _ = std::fs::remove_dir_all(self.cfg.data_dir(id));
+    }
+
+    /// Where a container's /etc files are (for inspect's `HostsPath` and friends).
+    pub fn files_dir(&self, id: &str) -> PathBuf {
+        self.cfg.files_dir(id)
     }
 
     fn hostname_of(&self, ctr: &ContainerRecord) -> String {
@@ -324,15 +347,19 @@ impl Controller {
         st: &mut State,
         ctr: &mut ContainerRecord,
         sb: &mut SandboxRecord,
+        phases: &mut Phases,
     ) -> Result<()> {
         let nets = ctr.config.networks.clone();
         let mut joined = Vec::new();
         for (net_id, req) in &nets {
             joined.push(self.attach(st, ctr, sb, net_id, req).await?);
+            phases.lap("join");
         }
         let joined: Vec<&EndpointRecord> = joined.iter().collect();
         self.apply_sandbox(st, sb, &joined, false).await?;
+        phases.lap("configure");
         self.write_files(st, ctr, sb)?;
+        phases.lap("files");
         Ok(())
     }
 
@@ -343,7 +370,7 @@ impl Controller {
         ctr: &ContainerRecord,
         sb: &SandboxRecord,
     ) -> Result<()> {
-        let dir = self.cfg.container_dir(&ctr.id);
+        let dir = self.cfg.files_dir(&ctr.id);
         std::fs::create_dir_all(&dir)
             .map_err(|e| CoreError::Internal(format!("create {}: {e}", dir.display())))?;
         let hostname = self.hostname_of(ctr);
@@ -487,12 +514,12 @@ impl Controller {
         }
         if removed {
             st.containers.remove(id);
-            let _ = std::fs::remove_dir_all(self.cfg.container_dir(id));
+            self.remove_container_dirs(id);
             self.emit("container", "destroy", id, &[("name", &ctr.name)]);
         } else {
             st.containers.insert(id.to_string(), ctr);
         }
-        self.publish_dns(&st);
+        self.publish_dns(&st, id);
         self.rewrite_linkers(&st, id);
         Ok(removed)
     }
@@ -535,9 +562,9 @@ impl Controller {
         batch.delete(Kind::Container, &id);
         self.store.commit(batch)?;
         st.containers.remove(&id);
-        self.publish_dns(&st);
+        self.publish_dns(&st, &id);
         self.rewrite_linkers(&st, &id);
-        let _ = std::fs::remove_dir_all(self.cfg.container_dir(&id));
+        self.remove_container_dirs(&id);
         tracing::info!(container = %id, "container removed");
         self.emit("container", "destroy", &id, &[("name", &ctr.name)]);
         Ok(())
@@ -605,8 +632,9 @@ impl Controller {
         batch.put(Kind::Container, &ctr.id, &ctr)?;
         self.store.commit(batch)?;
         self.emit_network("connect", &net, &ctr.id);
-        st.containers.insert(ctr.id.clone(), ctr);
-        self.publish_dns(&st);
+        let id = ctr.id.clone();
+        st.containers.insert(id.clone(), ctr);
+        self.publish_dns(&st, &id);
         Ok(())
     }
 
@@ -692,7 +720,7 @@ impl Controller {
         self.emit_network("disconnect", &net, &ctr.id);
         let id = ctr.id.clone();
         st.containers.insert(id.clone(), ctr);
-        self.publish_dns(&st);
+        self.publish_dns(&st, &id);
         self.rewrite_linkers(&st, &id);
         Ok(())
     }

@@ -55,7 +55,15 @@ impl ControllerConfig {
         self.exec_root.join("netns")
     }
 
-    pub fn container_dir(&self, id: &str) -> PathBuf {
+    /// A container's /etc/hosts, resolv.conf and hostname. Runtime files, rewritten at every start,
+    /// so they live in the exec-root (tmpfs on a normal host, as Podman keeps them in its run root):
+    /// creating them costs no disk inode on the attach path.
+    pub fn files_dir(&self, id: &str) -> PathBuf {
+        self.exec_root.join("containers").join(id)
+    }
+
+    /// What of a container outlives a reboot (its log).
+    pub fn data_dir(&self, id: &str) -> PathBuf {
         self.data_root.join("containers").join(id)
     }
 }

@@ -8,7 +8,7 @@ use cnm_store::{Batch, Kind};
 
 use super::containers::valid_container_name;
 use super::{Controller, State};
-use crate::dns::{resolves_names, DnsEndpoint, DnsNetwork, DnsSandbox, DnsView};
+use crate::dns::{resolves_names, DnsContainer, DnsEndpoint, DnsMembership, DnsSandbox};
 use crate::error::{CoreError, Result};
 use crate::files::{resolver_upstreams, DnsSettings, ResolvConf};
 use crate::model::{ContainerRecord, LinkRecord, NetworkRecord, SandboxRecord};
@@ -116,64 +116,73 @@ impl State {
 }
 
 impl Controller {
-    /// Every name of every running endpoint on a resolving network, and each resolver's settings.
-    pub(crate) fn dns_view(&self, st: &State) -> DnsView {
-        let mut view = DnsView::default();
-        for (id, n) in &st.networks {
-            if resolves_names(&n.rec) {
-                view.networks.insert(
-                    id.clone(),
-                    DnsNetwork {
-                        name: n.rec.name.clone(),
-                        endpoints: Vec::new(),
-                    },
-                );
-            }
-        }
-        for ep in st.endpoints.values() {
-            let (Some(net), Some(ctr)) = (
-                view.networks.get_mut(&ep.network_id),
-                st.containers.get(&ep.container_id),
-            ) else {
+    /// One container's part of the names: its endpoints on resolving networks and, when its sandbox
+    /// resolves names, that resolver's settings. Empty when it has no sandbox.
+    fn dns_part(
+        &self,
+        st: &State,
+        ctr: &ContainerRecord,
+        host: &mut Option<ResolvConf>,
+    ) -> DnsContainer {
+        let mut part = DnsContainer::default();
+        let Some(sb) = &ctr.sandbox else {
+            return part;
+        };
+        let mut networks = Vec::new();
+        for ep in sb.endpoints.iter().filter_map(|e| st.endpoints.get(e)) {
+            let Some(net) = st.networks.get(&ep.network_id).map(|n| &n.rec) else {
                 continue;
             };
-            net.endpoints.push(DnsEndpoint::new(ctr, ep));
-        }
-        let mut host: Option<ResolvConf> = None;
-        for ctr in st.containers.values() {
-            let Some(sb) = &ctr.sandbox else { continue };
-            if !st.needs_resolver(sb) {
+            if !resolves_names(net) {
                 continue;
             }
-            let host = host.get_or_insert_with(|| self.host_resolv_conf());
-            let settings = DnsSettings {
-                container_dns: &ctr.config.dns,
-                container_search: &ctr.config.dns_search,
-                container_options: &ctr.config.dns_options,
-                daemon_dns: &self.cfg.daemon_dns,
-            };
-            view.sandboxes.insert(
-                sb.id.clone(),
-                DnsSandbox {
-                    networks: sb
-                        .endpoints
-                        .iter()
-                        .filter_map(|e| st.endpoints.get(e))
-                        .filter(|ep| view.networks.contains_key(&ep.network_id))
-                        .map(|ep| ep.network_id.clone())
-                        .collect(),
-                    upstreams: resolver_upstreams(host, &settings),
-                    forward: st.sandbox_networks(sb).any(|n| !n.internal),
-                },
-            );
+            networks.push(net.id.clone());
+            part.endpoints.push(DnsMembership {
+                network_id: net.id.clone(),
+                network_name: net.name.clone(),
+                endpoint: DnsEndpoint::new(ctr, ep),
+            });
         }
-        view
+        if networks.is_empty() {
+            return part;
+        }
+        let host = host.get_or_insert_with(|| self.host_resolv_conf());
+        let settings = DnsSettings {
+            container_dns: &ctr.config.dns,
+            container_search: &ctr.config.dns_search,
+            container_options: &ctr.config.dns_options,
+            daemon_dns: &self.cfg.daemon_dns,
+        };
+        part.sandbox = Some((
+            sb.id.clone(),
+            DnsSandbox {
+                networks,
+                upstreams: resolver_upstreams(host, &settings),
+                forward: st.sandbox_networks(sb).any(|n| !n.internal),
+            },
+        ));
+        part
     }
 
-    /// Hand the resolvers a fresh snapshot. Called with the state lock held, after every change of an
-    /// endpoint, a container name or a sandbox, so the snapshots follow the changes in order.
-    pub(crate) fn publish_dns(&self, st: &State) {
-        self.dns.update(self.dns_view(st));
+    /// Publish the current part of one container (after it started, stopped, was renamed, connected
+    /// or disconnected; a removed one withdraws everything it had).
+    pub(crate) fn publish_dns(&self, st: &State, container_id: &str) {
+        let part = match st.containers.get(container_id) {
+            Some(ctr) => self.dns_part(st, ctr, &mut None),
+            None => DnsContainer::default(),
+        };
+        self.dns.publish(vec![(container_id.to_string(), part)]);
+    }
+
+    /// Publish every container (after a restart), in one step.
+    pub(crate) fn publish_all_dns(&self, st: &State) {
+        let mut host = None;
+        let parts = st
+            .containers
+            .values()
+            .map(|c| (c.id.clone(), self.dns_part(st, c, &mut host)))
+            .collect();
+        self.dns.publish(parts);
     }
 
     /// Start the sandbox's resolver if it needs one and has none yet.
@@ -204,7 +213,11 @@ impl Controller {
     /// Rewrite /etc/hosts of the running containers that link to `target`.
     pub(crate) fn rewrite_linkers(&self, st: &State, target: &str) {
         for c in st.containers.values() {
-            if c.id == target || !c.config.links.iter().any(|l| l.target == target) {
+            // Most containers have no links: test that before comparing ids.
+            if c.config.links.is_empty()
+                || c.id == target
+                || !c.config.links.iter().any(|l| l.target == target)
+            {
                 continue;
             }
             if let Some(sb) = &c.sandbox {
@@ -263,7 +276,7 @@ impl Controller {
             st.endpoints.insert(ep.id.clone(), ep);
         }
         st.containers.insert(id.clone(), ctr);
-        self.publish_dns(&st);
+        self.publish_dns(&st, &id);
         self.rewrite_linkers(&st, &id);
         tracing::info!(container = %id, old = %old, new = %new_name, "container renamed");
         self.emit(

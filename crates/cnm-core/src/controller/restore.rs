@@ -269,7 +269,7 @@ impl Controller {
         }
         // Names first, so a resolver answers from its first packet on; then the resolvers, whose
         // sockets died with the previous process.
-        self.publish_dns(&st);
+        self.publish_all_dns(&st);
         self.restart_resolvers(&st).await;
         // The firewall last, in one transaction: the rules of the previous process stay in force
         // until this replaces them.

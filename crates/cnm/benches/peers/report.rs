@@ -6,13 +6,25 @@ const CHART: &str = "peers-attach.svg";
 
 pub use crate::measure::{loadavg, pct, rss_kb};
 
+/// The median of a few per-round figures: with an even count, the mean of the middle two (nearest
+/// rank would report the larger of two rounds as their median).
 pub fn median(v: &[f64]) -> f64 {
-    pct(v, 0.5)
+    assert!(!v.is_empty(), "no samples");
+    let mut s = v.to_vec();
+    s.sort_by(|a, b| a.total_cmp(b));
+    let m = s.len() / 2;
+    if s.len().is_multiple_of(2) {
+        (s[m - 1] + s[m]) / 2.0
+    } else {
+        s[m]
+    }
 }
 
 pub fn ms(v: f64) -> String {
-    if v >= 100.0 {
+    if v.abs() >= 100.0 {
         format!("{v:.0}")
+    } else if v.abs() < 1.0 {
+        format!("{v:.3}")
     } else {
         format!("{v:.2}")
     }
@@ -42,11 +54,11 @@ pub fn now_utc() -> String {
 pub struct Report {
     quick: bool,
     lines: Vec<String>,
-    pub attach_p50: Vec<(&'static str, f64)>,
     /// (system, chunk p50s, first-k p50, last-k p50)
     pub scaling: Vec<(&'static str, Vec<f64>, f64, f64)>,
     pub chunk: usize,
-    pub aardvark_rss: u64,
+    /// The targets' verdicts, placed right after the run's first line.
+    targets: Vec<String>,
 }
 
 impl Report {
@@ -54,10 +66,9 @@ impl Report {
         Report {
             quick,
             lines: Vec::new(),
-            attach_p50: Vec::new(),
             scaling: Vec::new(),
             chunk: 1,
-            aardvark_rss: 0,
+            targets: Vec::new(),
         }
     }
 
@@ -72,74 +83,90 @@ impl Report {
         self.line("");
     }
 
-    pub fn todo(&mut self) {
-        self.section("Not measured yet");
-        self.line(
-            "(4) one container publishing 1000 / 10,000 ports, (5) 100 containers with one published port each, \
-             (8) RSS with 10,000 published ports and (9) iperf3 through a published port: measured for cnm \
-             alone by `cargo bench -p cnm --bench ports` (section \"Published ports\" above); the same \
-             scenarios against netavark and CNI portmap are not in this suite yet. (6) DNS q/s against \
-             aardvark-dns: `cargo bench -p cnm --bench dns` (section above).",
-        );
+    pub fn targets(&mut self, t: Vec<String>) {
+        for l in &t {
+            println!("{l}");
+        }
+        self.targets = t;
     }
 
+    /// Attach latency (p50 of each chunk) against the containers already on the bridge, one line per
+    /// system. The y axis is logarithmic: the floors take a millisecond or two, the CNI chain hundreds.
     fn chart(&self) -> String {
-        let colors = ["#d62728", "#1f77b4", "#17becf", "#ff7f0e", "#7f7f7f"];
-        let (w, h, l, r, t, b) = (760.0, 420.0, 60.0, 250.0, 30.0, 50.0);
+        let colors = [
+            "#d62728", "#1f77b4", "#17becf", "#ff7f0e", "#7f7f7f", "#2ca02c",
+        ];
+        let (w, h, l, r, t, b) = (860.0, 440.0, 60.0, 330.0, 34.0, 50.0);
         let n = self.scaling.iter().map(|s| s.1.len()).max().unwrap_or(1);
         let xmax = (n * self.chunk) as f64;
-        let ymax = self
-            .scaling
-            .iter()
-            .flat_map(|s| s.1.iter().copied())
-            .fold(1.0_f64, f64::max)
-            * 1.1;
-        let x = |i: usize| l + (i as f64 + 0.5) * self.chunk as f64 / xmax * (w - l - r);
-        let y = |v: f64| t + (1.0 - v / ymax) * (h - t - b);
+        let vals = || self.scaling.iter().flat_map(|s| s.1.iter().copied());
+        // Decades that hold every point, as 1-2-5 ticks.
+        let lo = 10f64.powf(vals().fold(f64::MAX, f64::min).max(0.01).log10().floor());
+        let hi = 10f64.powf(vals().fold(0.0_f64, f64::max).max(lo * 10.0).log10().ceil());
+        let (llo, lhi) = (lo.log10(), hi.log10());
+        let x = |c: f64| l + c / xmax * (w - l - r);
+        let y = |v: f64| t + (1.0 - (v.max(lo).log10() - llo) / (lhi - llo)) * (h - t - b);
         let mut s = format!(
             "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" font-family=\"sans-serif\" font-size=\"12\">\n\
              <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n\
-             <text x=\"{l}\" y=\"18\" font-size=\"14\">Attach latency (p50 per chunk of {}) vs containers on the bridge</text>\n",
+             <text x=\"{l}\" y=\"20\" font-size=\"14\">Attach latency, p50 of each {} containers, against containers on the bridge (log scale)</text>\n",
             self.chunk
         );
-        s += &format!(
-            "<line x1=\"{l}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"black\"/>\n<line x1=\"{l}\" y1=\"{t}\" x2=\"{l}\" y2=\"{}\" stroke=\"black\"/>\n",
-            h - b,
-            w - r,
-            h - b,
-            h - b
-        );
+        let mut tick = lo;
+        while tick <= hi * 1.0001 {
+            for m in [1.0, 2.0, 5.0] {
+                let v = tick * m;
+                if v > hi * 1.0001 {
+                    break;
+                }
+                let label = if v >= 1.0 {
+                    format!("{v:.0}")
+                } else {
+                    format!("{v}")
+                };
+                s += &format!(
+                    "<line x1=\"{l}\" y1=\"{yv:.1}\" x2=\"{x2}\" y2=\"{yv:.1}\" stroke=\"{}\"/><text x=\"{lx}\" y=\"{ty:.1}\" text-anchor=\"end\">{label}</text>\n",
+                    if m == 1.0 { "#ccc" } else { "#eee" },
+                    yv = y(v),
+                    x2 = w - r,
+                    lx = l - 5.0,
+                    ty = y(v) + 4.0
+                );
+            }
+            tick *= 10.0;
+        }
         for k in 0..=5 {
-            let v = ymax * k as f64 / 5.0;
-            s += &format!(
-                "<text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">{v:.0}</text><line x1=\"{l}\" y1=\"{:.1}\" x2=\"{}\" y2=\"{:.1}\" stroke=\"#eee\"/>\n",
-                l - 5.0,
-                y(v) + 4.0,
-                y(v),
-                w - r,
-                y(v)
-            );
             let xv = xmax * k as f64 / 5.0;
-            let xp = l + xv / xmax * (w - l - r);
             s += &format!(
-                "<text x=\"{xp:.1}\" y=\"{}\" text-anchor=\"middle\">{xv:.0}</text>\n",
+                "<text x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">{xv:.0}</text>\n",
+                x(xv),
                 h - b + 16.0
             );
         }
         s += &format!(
-            "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">containers already on the bridge</text>\n\
-             <text x=\"15\" y=\"{}\" transform=\"rotate(-90 15 {})\" text-anchor=\"middle\">ms</text>\n",
-            (l + w - r) / 2.0,
+            "<line x1=\"{l}\" y1=\"{hb}\" x2=\"{wr}\" y2=\"{hb}\" stroke=\"black\"/>\n\
+             <line x1=\"{l}\" y1=\"{t}\" x2=\"{l}\" y2=\"{hb}\" stroke=\"black\"/>\n\
+             <text x=\"{cx}\" y=\"{}\" text-anchor=\"middle\">containers already on the bridge</text>\n\
+             <text x=\"15\" y=\"{cy}\" transform=\"rotate(-90 15 {cy})\" text-anchor=\"middle\">attach ms</text>\n",
             h - 12.0,
-            (t + h - b) / 2.0,
-            (t + h - b) / 2.0
+            hb = h - b,
+            wr = w - r,
+            cx = (l + w - r) / 2.0,
+            cy = (t + h - b) / 2.0
         );
         for (i, (label, pts, _, _)) in self.scaling.iter().enumerate() {
             let c = colors[i % colors.len()];
+            // Each chunk's p50 sits at the middle of the chunk.
             let path: Vec<String> = pts
                 .iter()
                 .enumerate()
-                .map(|(j, v)| format!("{:.1},{:.1}", x(j), y(*v)))
+                .map(|(j, v)| {
+                    format!(
+                        "{:.1},{:.1}",
+                        x((j as f64 + 0.5) * self.chunk as f64),
+                        y(*v)
+                    )
+                })
                 .collect();
             s += &format!(
                 "<polyline fill=\"none\" stroke=\"{c}\" stroke-width=\"2\" points=\"{}\"/>\n",
@@ -160,6 +187,10 @@ impl Report {
     }
 
     pub fn finish(&mut self) {
+        // `CNM_PEERS_CHART=path` writes the chart there as well (to look at a quick run's).
+        if let Ok(path) = std::env::var("CNM_PEERS_CHART") {
+            std::fs::write(&path, self.chart()).expect("write chart");
+        }
         if std::env::var("CNM_PEERS_WRITE").is_ok_and(|v| v == "1") {
             let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs");
             std::fs::write(docs.join(CHART), self.chart()).expect("write chart");
@@ -171,7 +202,16 @@ impl Report {
             let mut body = String::new();
             body.push_str(BEGIN);
             body.push_str("\n<!-- written by `scripts/bench-peers.sh`; do not edit by hand -->\n");
-            for l in &self.lines {
+            let mut lines = self.lines.iter();
+            if let Some(first) = lines.next() {
+                body.push_str(first);
+                body.push_str("\n\n");
+            }
+            for l in &self.targets {
+                body.push_str(l);
+                body.push('\n');
+            }
+            for l in lines {
                 body.push_str(l);
                 body.push('\n');
             }

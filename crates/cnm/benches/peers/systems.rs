@@ -1,9 +1,13 @@
 //! The systems under test and how one container is attached to / detached from each of them.
 
+use std::fs::File;
 use std::io::Write;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::os::fd::{AsFd, AsRawFd};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use cnm_linux::{Netlink, VethSpec};
 
 use crate::common::World;
 
@@ -18,18 +22,34 @@ pub enum Kind {
     NetavarkDns,
     Cni,
     Floor,
+    /// The kernel floor through netlink from this process: no process spawned per attach.
+    FloorNl,
+}
+
+/// Published ports of one container: host ports `host..host+n` to container ports `ctr..ctr+n`, TCP.
+#[derive(Clone, Copy, Debug)]
+pub struct Ports {
+    pub host: u16,
+    pub ctr: u16,
+    pub n: u32,
 }
 
 impl Kind {
     /// cnm first: ratios are against index 0.
-    pub fn all() -> [Kind; 5] {
+    pub fn all() -> [Kind; 6] {
         [
             Kind::Cnm,
             Kind::Netavark,
             Kind::NetavarkDns,
             Kind::Cni,
             Kind::Floor,
+            Kind::FloorNl,
         ]
+    }
+
+    /// The systems that publish ports (netavark with and without aardvark-dns programs the same rules).
+    pub fn publishers() -> [Kind; 3] {
+        [Kind::Cnm, Kind::Netavark, Kind::Cni]
     }
 
     pub fn label(self) -> &'static str {
@@ -39,6 +59,7 @@ impl Kind {
             Kind::NetavarkDns => "netavark 1.4 + aardvark-dns",
             Kind::Cni => "CNI bridge+host-local+portmap+firewall",
             Kind::Floor => "kernel floor (ip -batch)",
+            Kind::FloorNl => "kernel floor (direct netlink)",
         }
     }
 
@@ -50,6 +71,7 @@ impl Kind {
             Kind::NetavarkDns => (202, "nvbr1"),
             Kind::Cni => (203, "cnibr0"),
             Kind::Floor => (204, "flbr0"),
+            Kind::FloorNl => (206, "nlbr0"),
         }
     }
 }
@@ -60,11 +82,47 @@ pub struct Ep {
     pub ip: String,
     /// cnm: the container id; peers: the netns name.
     id: String,
-    idx: usize,
+    pub idx: usize,
     /// cnm: the daemon's own sandbox time.
     pub server: Option<Duration>,
     /// CNI: the chain's final result (DEL gets it as prevResult).
     cni_result: Option<serde_json::Value>,
+    /// cnm: the container's process (its network namespace is that process's).
+    pid: u32,
+    /// Direct-netlink floor: the namespace, held by this descriptor alone (no bind mount).
+    ns_fd: Option<File>,
+    pub ports: Option<Ports>,
+}
+
+impl Ep {
+    /// A path to the endpoint's network namespace that commands run in the world can open.
+    pub fn netns_path(&self) -> String {
+        match self.kind {
+            Kind::Cnm => format!("/proc/{}/ns/net", self.pid),
+            Kind::FloorNl => format!(
+                "/proc/{}/fd/{}",
+                std::process::id(),
+                self.ns_fd.as_ref().expect("ns fd").as_raw_fd()
+            ),
+            _ => format!("/run/netns/{}", self.id),
+        }
+    }
+
+    /// The same, opened by this process (the world's `/run` is only visible through its holder).
+    pub fn open_netns(&self, w: &World) -> File {
+        let p = match self.kind {
+            Kind::Cnm | Kind::FloorNl => self.netns_path(),
+            _ => format!("/proc/{}/root/run/netns/{}", w.holder_pid(), self.id),
+        };
+        File::open(&p).unwrap_or_else(|e| panic!("open netns {p}: {e}"))
+    }
+}
+
+/// The direct-netlink floor: a runtime for the netlink sockets and one socket in the world's namespace.
+struct NlFloor {
+    rt: tokio::runtime::Runtime,
+    host: Netlink,
+    bridge: u32,
 }
 
 pub struct Peers<'w> {
@@ -76,6 +134,9 @@ pub struct Peers<'w> {
     /// podman serialises its netavark calls (its network lock); concurrent first setups race on
     /// netavark 1.4's iptables chains ("Chain already exists").
     nv_lock: std::sync::Mutex<()>,
+    nl: NlFloor,
+    /// cnm's bridge of the `bench` network (named after the network id).
+    cnm_br: String,
 }
 
 fn hex64(tag: &str, i: usize) -> String {
@@ -106,29 +167,62 @@ impl<'w> Peers<'w> {
         // Private /run in the world: netns mounts, the xtables lock and the peers' runtime state.
         w.sh("mount -t tmpfs -o mode=755 cnm-bench-run /run && mkdir -p /run/netns")
             .ok();
-        let p = Peers {
+        // The floor bridges are made once, untimed (as a network create would).
+        for kind in [Kind::Floor, Kind::FloorNl] {
+            let (octet, br) = kind.net();
+            let mut c = w.command("ip");
+            c.args(["-batch", "-"]);
+            let script = format!(
+                "link add {br} type bridge\naddr add 10.{octet}.0.1/16 dev {br}\nlink set {br} up\n"
+            );
+            let out = c
+                .stdin(Stdio::piped())
+                .spawn()
+                .and_then(|mut ch| {
+                    ch.stdin
+                        .take()
+                        .expect("stdin")
+                        .write_all(script.as_bytes())?;
+                    ch.wait()
+                })
+                .expect("ip -batch");
+            assert!(out.success(), "floor bridge {br}");
+        }
+        let mut p = Peers {
             w,
             next: 0,
             nv_dir: w.path("netavark"),
             nvd_dir: w.path("netavark-dns"),
             cni_dir: w.path("cni"),
             nv_lock: std::sync::Mutex::new(()),
+            nl: NlFloor::new(w),
+            cnm_br: String::new(),
         };
         for d in [&p.nv_dir, &p.nvd_dir, &p.cni_dir] {
             std::fs::create_dir_all(d).expect("peer dir");
         }
-        let (octet, br) = Kind::Floor.net();
-        p.ip_batch(
-            None,
-            &format!("link add {br} type bridge\naddr add 10.{octet}.0.1/16 dev {br}\nlink set {br} up\n"),
-        );
         let (st, body) = w.http(
             "POST",
             "/networks/create",
             Some(r#"{"Name":"bench","IPAM":{"Config":[{"Subnet":"10.200.0.0/16"}]}}"#),
         );
         assert_eq!(st, 201, "{body}");
+        p.cnm_br = w
+            .sh("ip -o -4 addr show to 10.200.0.1/32 | awk '{print $2}'")
+            .ok()
+            .stdout
+            .trim()
+            .to_string();
+        assert!(!p.cnm_br.is_empty(), "cnm's bench bridge not found");
         p
+    }
+
+    pub fn bridge(&self, kind: Kind) -> &str {
+        if kind == Kind::Cnm {
+            &self.cnm_br
+        } else {
+            kind.net().1
+        }
     }
 
     pub fn versions(&self) -> String {
@@ -193,8 +287,17 @@ impl<'w> Peers<'w> {
     }
 
     pub fn attach(&mut self, kind: Kind) -> (Duration, Ep) {
+        self.attach_ports(kind, None)
+    }
+
+    /// An attach that publishes `ports` (cnm: `PortBindings`; netavark: `port_mappings`; CNI: the
+    /// `portMappings` capability of the portmap plugin).
+    pub fn attach_ports(&mut self, kind: Kind, ports: Option<Ports>) -> (Duration, Ep) {
         let idx = self.alloc();
-        self.attach_idx(kind, idx)
+        if kind != Kind::Cnm {
+            self.make_netns(kind, idx);
+        }
+        self.attach_timed(kind, idx, ports)
     }
 
     /// `n` attaches started together on their own threads; the wall time for all of them.
@@ -210,7 +313,7 @@ impl<'w> Peers<'w> {
         let eps: Vec<Ep> = std::thread::scope(|s| {
             let hs: Vec<_> = idxs
                 .iter()
-                .map(|&i| s.spawn(move || this.attach_timed(kind, i).1))
+                .map(|&i| s.spawn(move || this.attach_timed(kind, i, None).1))
                 .collect();
             hs.into_iter()
                 .map(|h| h.join().expect("attach thread"))
@@ -224,21 +327,14 @@ impl<'w> Peers<'w> {
     }
 
     fn make_netns(&self, kind: Kind, idx: usize) {
-        if kind == Kind::Floor {
-            return; // the floor's own batch makes it
+        if matches!(kind, Kind::Floor | Kind::FloorNl) {
+            return; // the floors make their namespace in the timed part
         }
         self.ip_batch(None, &format!("netns add {}\n", Self::ns_name(kind, idx)));
     }
 
-    fn attach_idx(&self, kind: Kind, idx: usize) -> (Duration, Ep) {
-        if kind != Kind::Cnm {
-            self.make_netns(kind, idx);
-        }
-        self.attach_timed(kind, idx)
-    }
-
     /// The timed part of an attach (the peer's netns already exists).
-    fn attach_timed(&self, kind: Kind, idx: usize) -> (Duration, Ep) {
+    fn attach_timed(&self, kind: Kind, idx: usize, ports: Option<Ports>) -> (Duration, Ep) {
         let (octet, br) = kind.net();
         let ns = Self::ns_name(kind, idx);
         let mut ep = Ep {
@@ -248,15 +344,23 @@ impl<'w> Peers<'w> {
             idx,
             server: None,
             cni_result: None,
+            pid: 0,
+            ns_fd: None,
+            ports,
         };
         let t = Instant::now();
         match kind {
             Kind::Cnm => {
-                let body = r#"{"Cmd":["sleep","100000"],"HostConfig":{"NetworkMode":"bench"}}"#;
+                let body = serde_json::json!({
+                    "Cmd": ["sleep", "100000"],
+                    "ExposedPorts": cnm_exposed(ports),
+                    "HostConfig": {"NetworkMode": "bench", "PortBindings": cnm_bindings(ports)},
+                })
+                .to_string();
                 let (st, resp) = self.w.http(
                     "POST",
                     &format!("/containers/create?name=c{idx}"),
-                    Some(body),
+                    Some(&body),
                 );
                 assert_eq!(st, 201, "{resp}");
                 let v: serde_json::Value = serde_json::from_str(&resp).expect("json");
@@ -275,11 +379,12 @@ impl<'w> Peers<'w> {
                     .filter(|s| !s.is_empty())
                     .unwrap_or_else(|| panic!("cnm container {id} has no address: {resp}"))
                     .to_string();
+                ep.pid = v["State"]["Pid"].as_u64().expect("pid") as u32;
                 ep.id = id;
                 (d, ep)
             }
             Kind::Netavark | Kind::NetavarkDns => {
-                let (ok, out, err) = self.netavark(kind, "setup", &ns, idx, &ep.ip);
+                let (ok, out, err) = self.netavark(kind, "setup", &ns, idx, &ep.ip, ports);
                 let d = t.elapsed();
                 assert!(ok, "netavark setup failed: {out} {err}");
                 let v: serde_json::Value = serde_json::from_str(&out).expect("netavark json");
@@ -291,7 +396,7 @@ impl<'w> Peers<'w> {
                 (d, ep)
             }
             Kind::Cni => {
-                let r = self.cni_add(&ns, idx);
+                let r = self.cni_add(&ns, idx, ports);
                 let d = t.elapsed();
                 let got = r["ips"][0]["address"].as_str().unwrap_or_default();
                 ep.ip = got.split('/').next().unwrap_or_default().to_string();
@@ -318,10 +423,18 @@ impl<'w> Peers<'w> {
                 );
                 (t.elapsed(), ep)
             }
+            Kind::FloorNl => {
+                ep.ns_fd = Some(self.nl.attach(idx, &ep.ip, octet));
+                (t.elapsed(), ep)
+            }
         }
     }
 
     pub fn detach(&mut self, ep: Ep) -> Duration {
+        self.detach_ref(ep)
+    }
+
+    fn detach_ref(&self, ep: Ep) -> Duration {
         let t = Instant::now();
         match ep.kind {
             Kind::Cnm => {
@@ -332,14 +445,20 @@ impl<'w> Peers<'w> {
                 t.elapsed()
             }
             Kind::Netavark | Kind::NetavarkDns => {
-                let (ok, out, err) = self.netavark(ep.kind, "teardown", &ep.id, ep.idx, &ep.ip);
+                let (ok, out, err) =
+                    self.netavark(ep.kind, "teardown", &ep.id, ep.idx, &ep.ip, ep.ports);
                 let d = t.elapsed();
                 assert!(ok, "netavark teardown failed: {out} {err}");
                 self.ip_batch(None, &format!("netns del {}\n", ep.id));
                 d
             }
             Kind::Cni => {
-                self.cni_del(&ep.id, ep.idx, ep.cni_result.as_ref().expect("result"));
+                self.cni_del(
+                    &ep.id,
+                    ep.idx,
+                    ep.cni_result.as_ref().expect("result"),
+                    ep.ports,
+                );
                 let d = t.elapsed();
                 self.ip_batch(None, &format!("netns del {}\n", ep.id));
                 d
@@ -348,7 +467,60 @@ impl<'w> Peers<'w> {
                 self.ip_batch(None, &format!("netns del {}\n", ep.id));
                 t.elapsed()
             }
+            Kind::FloorNl => {
+                // Closing the only reference frees the namespace and, with it, both veth ends (the
+                // kernel does it asynchronously, as for `ip netns del`).
+                drop(ep.ns_fd);
+                t.elapsed()
+            }
         }
+    }
+
+    /// Detach many at once from `threads` threads (cleanup between scenarios; not timed).
+    pub fn detach_all(&mut self, eps: Vec<Ep>) {
+        let threads = 4;
+        let mut buckets: Vec<Vec<Ep>> = (0..threads).map(|_| Vec::new()).collect();
+        for (i, ep) in eps.into_iter().enumerate() {
+            buckets[i % threads].push(ep);
+        }
+        let this: &Peers = self;
+        std::thread::scope(|s| {
+            for b in buckets {
+                s.spawn(move || {
+                    for ep in b {
+                        this.detach_ref(ep);
+                    }
+                });
+            }
+        });
+    }
+
+    /// A TCP listener (busybox httpd serving `www`) on `port` inside the endpoint's namespace; the
+    /// caller stops it by its PID.
+    pub fn listen(&self, ep: &Ep, port: u16, www: &Path) -> Child {
+        self.w
+            .command("nsenter")
+            .arg(format!("--net={}", ep.netns_path()))
+            .args(["busybox", "httpd", "-f", "-p", &port.to_string(), "-h"])
+            .arg(www)
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("spawn listener")
+    }
+
+    /// Drop the neighbour entries a check made: the host's on the system's bridge, and each
+    /// endpoint's own (its entry for the gateway). The kernel's neighbour table is shared by all
+    /// namespaces, so thousands of live entries from checks would be a load of the suite's own making.
+    pub fn forget_neighbours(&self, kind: Kind, eps: &[&Ep]) {
+        let br = self.bridge(kind);
+        let mut script = format!("ip neigh flush dev {br} 2>/dev/null; ");
+        for ep in eps {
+            script.push_str(&format!(
+                "nsenter --net={} ip neigh flush all 2>/dev/null; ",
+                ep.netns_path()
+            ));
+        }
+        self.w.sh(&script);
     }
 
     fn netavark(
@@ -358,18 +530,21 @@ impl<'w> Peers<'w> {
         ns: &str,
         idx: usize,
         ip: &str,
+        ports: Option<Ports>,
     ) -> (bool, String, String) {
         let (octet, br) = kind.net();
         let dns = kind == Kind::NetavarkDns;
         let dir = if dns { &self.nvd_dir } else { &self.nv_dir };
         // What podman 4.3 sends (shared/reference/linux-and-tooling.md §16): podman does the IPAM.
         let cid = hex64("ctr", idx);
-        let json = serde_json::json!({
+        let mut json = serde_json::json!({
             "container_id": cid,
             "container_name": format!("bench{idx}"),
             "networks": { br: {
                 "static_ips": [ip],
-                "aliases": [format!("bench{idx}"), cid[..12].to_string()],
+                // podman: the --network-alias values (none here) and the short id; the container
+                // name is sent apart and aardvark-dns serves it too.
+                "aliases": [cid[..12].to_string()],
                 "interface_name": "eth0"
             }},
             "network_info": { br: {
@@ -385,6 +560,13 @@ impl<'w> Peers<'w> {
                 "ipam_options": {"driver": "host-local"}
             }}
         });
+        if let Some(p) = ports {
+            // `podman run -p H-H2:C-C2` sends one mapping with a range.
+            json["port_mappings"] = serde_json::json!([{
+                "host_ip": "", "container_port": p.ctr, "host_port": p.host,
+                "range": p.n, "protocol": "tcp"
+            }]);
+        }
         let mut c = self.w.command(NETAVARK);
         c.env("RUST_LOG", "netavark=warn")
             .arg("--config")
@@ -398,7 +580,7 @@ impl<'w> Peers<'w> {
     }
 
     /// The conflist podman 4.3 writes for a bridge network, as separate plugin configs.
-    fn cni_plugins(&self) -> Vec<serde_json::Value> {
+    fn cni_plugins(&self, ports: Option<Ports>) -> Vec<serde_json::Value> {
         let (octet, br) = Kind::Cni.net();
         let name = "cnibench";
         vec![
@@ -414,7 +596,8 @@ impl<'w> Peers<'w> {
             }),
             serde_json::json!({
                 "cniVersion": "1.0.0", "name": name, "type": "portmap",
-                "capabilities": {"portMappings": true}, "runtimeConfig": {"portMappings": []}
+                "capabilities": {"portMappings": true},
+                "runtimeConfig": {"portMappings": cni_mappings(ports)}
             }),
             serde_json::json!({
                 "cniVersion": "1.0.0", "name": name, "type": "firewall", "backend": "iptables"
@@ -447,17 +630,17 @@ impl<'w> Peers<'w> {
         out
     }
 
-    fn cni_add(&self, ns: &str, idx: usize) -> serde_json::Value {
+    fn cni_add(&self, ns: &str, idx: usize, ports: Option<Ports>) -> serde_json::Value {
         let mut prev: Option<serde_json::Value> = None;
-        for conf in self.cni_plugins() {
+        for conf in self.cni_plugins(ports) {
             let out = self.cni_call("ADD", ns, idx, conf, prev.as_ref());
             prev = Some(serde_json::from_str(&out).expect("CNI result json"));
         }
         prev.expect("result")
     }
 
-    fn cni_del(&self, ns: &str, idx: usize, result: &serde_json::Value) {
-        for conf in self.cni_plugins().into_iter().rev() {
+    fn cni_del(&self, ns: &str, idx: usize, result: &serde_json::Value, ports: Option<Ports>) {
+        for conf in self.cni_plugins(ports).into_iter().rev() {
             self.cni_call("DEL", ns, idx, conf, Some(result));
         }
     }
@@ -526,5 +709,121 @@ impl Drop for Peers<'_> {
                 nix::sys::signal::SIGTERM,
             );
         }
+    }
+}
+
+/// `ExposedPorts` as the docker CLI sends it for `-p H-H2:C-C2`: every container port.
+fn cnm_exposed(ports: Option<Ports>) -> serde_json::Value {
+    let mut m = serde_json::Map::new();
+    if let Some(p) = ports {
+        for i in 0..p.n {
+            m.insert(format!("{}/tcp", p.ctr as u32 + i), serde_json::json!({}));
+        }
+    }
+    serde_json::Value::Object(m)
+}
+
+/// `PortBindings` as the docker CLI sends it for `-p H-H2:C-C2`: the range expanded, one binding each.
+fn cnm_bindings(ports: Option<Ports>) -> serde_json::Value {
+    let mut m = serde_json::Map::new();
+    if let Some(p) = ports {
+        for i in 0..p.n {
+            m.insert(
+                format!("{}/tcp", p.ctr as u32 + i),
+                serde_json::json!([{"HostIp": "", "HostPort": (p.host as u32 + i).to_string()}]),
+            );
+        }
+    }
+    serde_json::Value::Object(m)
+}
+
+/// The portmap plugin's `runtimeConfig.portMappings` as libcni passes it: one entry per port.
+fn cni_mappings(ports: Option<Ports>) -> serde_json::Value {
+    let v: Vec<serde_json::Value> = ports
+        .map(|p| {
+            (0..p.n)
+                .map(|i| {
+                    serde_json::json!({
+                        "hostPort": p.host as u32 + i,
+                        "containerPort": p.ctr as u32 + i,
+                        "protocol": "tcp"
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    serde_json::Value::Array(v)
+}
+
+impl NlFloor {
+    fn new(w: &World) -> Self {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("tokio runtime");
+        let holder = w.holder_pid();
+        let h = rt.handle().clone();
+        // The socket is bound to the namespace of the thread that opens it: a thread in the world's.
+        let host = std::thread::spawn(move || {
+            let ns = File::open(format!("/proc/{holder}/ns/net")).expect("world netns");
+            nix::sched::setns(ns.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET)
+                .expect("setns world");
+            let _g = h.enter();
+            Netlink::current().expect("netlink in the world")
+        })
+        .join()
+        .expect("netlink thread");
+        let (_, br) = Kind::FloorNl.net();
+        let bridge = rt
+            .block_on(host.link_by_name(br))
+            .expect("bridge lookup")
+            .expect("floor bridge")
+            .index;
+        NlFloor { rt, host, bridge }
+    }
+
+    /// netns + veth (peer made in the netns, host end on the bridge and up, one message) + the
+    /// container side: address, eth0 up, lo up, default route. Returns the namespace's only handle.
+    fn attach(&self, idx: usize, ip: &str, octet: u8) -> File {
+        let h = self.rt.handle().clone();
+        let (ns, inner) = std::thread::spawn(move || {
+            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).expect("unshare net");
+            let ns = File::open("/proc/thread-self/ns/net").expect("own netns");
+            let _g = h.enter();
+            (ns, Netlink::current().expect("netlink in the new netns"))
+        })
+        .join()
+        .expect("netns thread");
+        let peer = PathBuf::from(format!("/proc/self/fd/{}", ns.as_raw_fd()));
+        let host_name = format!("nl{idx}");
+        let addr: ipnet::IpNet = format!("{ip}/16").parse().expect("address");
+        let gw: std::net::IpAddr = format!("10.{octet}.0.1").parse().expect("gateway");
+        self.rt
+            .block_on(async {
+                self.host
+                    .create_veth(&VethSpec {
+                        host_name: &host_name,
+                        peer_name: "eth0",
+                        peer_netns: &peer,
+                        peer_mac: None,
+                        mtu: None,
+                        master: Some(self.bridge),
+                        host_ipv6_off: false,
+                        hairpin: false,
+                    })
+                    .await?;
+                let eth0 = inner
+                    .link_by_name("eth0")
+                    .await?
+                    .ok_or_else(|| cnm_linux::LinuxError::NotFound("eth0".into()))?
+                    .index;
+                inner.add_address(eth0, addr).await?;
+                inner.set_up(eth0).await?;
+                inner.set_up(1).await?; // lo is always index 1 in a new namespace
+                inner.replace_default_route(gw, eth0).await
+            })
+            .unwrap_or_else(|e| panic!("netlink floor attach {idx}: {e}"));
+        ns
     }
 }

@@ -427,10 +427,11 @@ fn endpoint_settings(
 pub fn container_inspect(
     c: &ContainerRecord,
     attached: &[Attachment],
-    data_root: &std::path::Path,
+    files_dir: &std::path::Path,
+    log_path: &std::path::Path,
     v: ApiVersion,
 ) -> cnm_api::ContainerInspect {
-    let dir = data_root.join("containers").join(&c.id);
+    let dir = files_dir;
     let mut ns = cnm_api::NetworkSettings {
         sandbox_id: c.sandbox.as_ref().map(|s| s.id.clone()).unwrap_or_default(),
         sandbox_key: c
@@ -472,7 +473,7 @@ pub fn container_inspect(
         resolv_conf_path: dir.join("resolv.conf").display().to_string(),
         hostname_path: dir.join("hostname").display().to_string(),
         hosts_path: dir.join("hosts").display().to_string(),
-        log_path: dir.join("log").display().to_string(),
+        log_path: log_path.display().to_string(),
         name: format!("/{}", c.name),
         platform: "linux".into(),
         host_config: cnm_api::HostConfig {

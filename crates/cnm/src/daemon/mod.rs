@@ -4,6 +4,7 @@
 mod convert;
 mod events;
 mod http;
+mod memory;
 mod procs;
 mod routes;
 mod system;
@@ -190,6 +191,7 @@ async fn serve(args: DaemonArgs) -> anyhow::Result<()> {
     .await
     .context("restore state")?;
     firewall.spawn_healer();
+    memory::spawn_trimmer();
     os.replenish();
     tracing::info!(
         networks = report.networks,

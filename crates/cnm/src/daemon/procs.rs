@@ -100,6 +100,11 @@ impl Supervisor {
             .map_err(|e| ApiError::internal(format!("create {}: {e}", dir.display())))?;
         let exit_path = dir.join("exit");
         let _ = std::fs::remove_file(&exit_path);
+        let log_path = self.log_path(&daemon.args.data_root, &sb.id);
+        if let Some(log_dir) = log_path.parent() {
+            std::fs::create_dir_all(log_dir)
+                .map_err(|e| ApiError::internal(format!("create {}: {e}", log_dir.display())))?;
+        }
         let spec = ShimSpec {
             id: sb.id.clone(),
             netns: sb.netns.clone(),
@@ -112,7 +117,7 @@ impl Supervisor {
             cmd: sb.cmd.clone(),
             env: sb.env.clone(),
             working_dir: sb.working_dir.clone(),
-            log_path: self.log_path(&daemon.args.data_root, &sb.id),
+            log_path,
             exit_path,
             detach: daemon.ctl.private_dirs(),
         };

@@ -276,7 +276,13 @@ async fn containers_list(d: &Arc<Daemon>, r: &Req) -> R {
 
 async fn container_inspect(d: &Arc<Daemon>, r: &Req, id: &str) -> R {
     let (c, attached) = d.ctl.container(id).await.map_err(api_error)?;
-    let body = convert::container_inspect(&c, &attached, &d.args.data_root, r.version);
+    let body = convert::container_inspect(
+        &c,
+        &attached,
+        &d.ctl.files_dir(&c.id),
+        &d.procs.log_path(&d.args.data_root, &c.id),
+        r.version,
+    );
     Ok(json(200, r.version, to_json_body(&body)))
 }
 
@@ -288,6 +294,10 @@ async fn container_start(d: &Arc<Daemon>, r: &Req, id: &str) -> R {
         Err(e) => return Err(api_error(e)),
     };
     let sandbox = t0.elapsed();
+    let mut timing = format!("sandbox;dur={:.3}", sandbox.as_secs_f64() * 1e3);
+    for (name, took) in sb.phases.laps() {
+        timing.push_str(&format!(", {name};dur={:.3}", took.as_secs_f64() * 1e3));
+    }
     d.procs.start(d, sb).await?;
     let process = t0.elapsed() - sandbox;
     tracing::debug!(
@@ -296,11 +306,7 @@ async fn container_start(d: &Arc<Daemon>, r: &Req, id: &str) -> R {
         "container started"
     );
     // W3C Server-Timing: lets benchmarks tell the networking work from the process start.
-    let timing = format!(
-        "sandbox;dur={:.3}, process;dur={:.3}",
-        sandbox.as_secs_f64() * 1e3,
-        process.as_secs_f64() * 1e3
-    );
+    timing.push_str(&format!(", process;dur={:.3}", process.as_secs_f64() * 1e3));
     let mut resp = empty(204, r.version);
     if let Ok(v) = hyper::header::HeaderValue::from_str(&timing) {
         resp.headers_mut().insert("Server-Timing", v);

@@ -64,6 +64,17 @@ impl Out {
 
 impl World {
     pub fn new() -> Self {
+        Self::build(false)
+    }
+
+    /// A world whose exec-root is a tmpfs, as `/run/cnm` is on a real host (benchmarks: the runtime
+    /// files then cost what they cost in production, not an inode on the test machine's disk). The
+    /// tmpfs exists only in the world's mount namespace, so read it through `/proc/<holder>/root`.
+    pub fn new_with_tmpfs_run() -> Self {
+        Self::build(true)
+    }
+
+    fn build(tmpfs_run: bool) -> Self {
         assert!(
             nix::unistd::Uid::effective().is_root(),
             "end-to-end tests need root (they create network namespaces); run them as root"
@@ -100,6 +111,15 @@ impl World {
             daemon: None,
         };
         w.sh("ip link set lo up").ok();
+        if tmpfs_run {
+            let exec = w.path("exec");
+            std::fs::create_dir_all(&exec).expect("exec-root");
+            w.sh(&format!(
+                "mount -t tmpfs -o mode=0755 cnm-run {}",
+                exec.display()
+            ))
+            .ok();
+        }
         // The daemon's "host" resolv.conf belongs to the world: a forwarded name goes to the world's own
         // loopback (where nothing listens unless a test starts a server), never to the machine's resolver.
         std::fs::write(w.path("resolv.conf"), "nameserver 127.0.0.1\n").expect("resolv.conf");

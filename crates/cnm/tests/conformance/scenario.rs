@@ -58,6 +58,9 @@ const NO_PORTS: &str = "published ports arrive with the firewall issue; cnm has 
 const NO_MACVLAN: &str = "the macvlan driver is not implemented yet";
 const NO_IPVLAN: &str = "the ipvlan driver is not implemented yet";
 const BUSYBOX_FROM_HOST: &str = "the web server is busybox from the host, not an image's httpd";
+const RUNTIME_FILES: &str =
+    "cnm keeps a container's hosts, resolv.conf and hostname in the exec-root \
+    (tmpfs, rewritten at every start), not in the data-root (docs/differences.md)";
 const MACHINE: &str = "depends on the machine and the run";
 const OWN_BUILD: &str = "cnm reports its own version, commit and toolchain";
 const CLAIMS_1_50: &str =
@@ -86,6 +89,9 @@ const DOCKER0_QUIRK: &str = "cnm refuses a bridge name another network uses, doc
 const IMAGE_FIELDS: &[Diff] = &[
     diff("Image", Exactly(r#""""#), NO_IMAGES),
     diff("LogPath", Any, NO_IMAGES),
+    diff("HostsPath", Any, RUNTIME_FILES),
+    diff("ResolvConfPath", Any, RUNTIME_FILES),
+    diff("HostnamePath", Any, RUNTIME_FILES),
     diff("Driver", Exactly(r#""""#), NO_IMAGES),
     diff("GraphDriver", Absent, NO_IMAGES),
     diff("Config/Image", Exactly(r#""""#), NO_IMAGES),
