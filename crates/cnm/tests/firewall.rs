@@ -794,3 +794,76 @@ while True: s.sendto(b\"ping\\n\",(\"127.0.0.1\",5300)); time.sleep(0.1)'",
             .join("\n")
     );
 }
+
+#[test]
+fn published_ports_move_with_the_gateway_endpoint() {
+    let w = World::new();
+    let peer = Peer::new(&w, None);
+    w.cnm(&["network", "create", "--subnet", "10.231.0.0/24", "one"])
+        .ok();
+    w.cnm(&["network", "create", "--subnet", "10.232.0.0/24", "two"])
+        .ok();
+    // A single port and a translated run (8100 → 80, 8101 → 81).
+    let ip1 = web(
+        &w,
+        "web",
+        "one",
+        &["-p", "8080:80", "-p", "8100-8101:80-81"],
+        "moved\n",
+    );
+    let want = Some("moved\n".to_string());
+    let dnat = |w: &World| w.sh("nft list map ip cnm dnat-any-to").ok().stdout;
+    for port in [8080, 8100] {
+        assert_eq!(
+            peer.fetch(&w, &format!("http://{HOST}:{port}/")),
+            want,
+            "port {port} through the first network"
+        );
+    }
+    assert!(dnat(&w).contains(&format!(": {ip1} . 80")), "{}", dnat(&w));
+
+    // A second network with a higher gateway priority takes the default route, and the ports with it.
+    w.cnm(&["network", "connect", "--gw-priority", "10", "two", "web"])
+        .ok();
+    let ip2 = w.ip("web", "two");
+    let route = w.cnm(&["exec", "web", "--", "ip", "route"]).ok().stdout;
+    assert!(route.contains("default via 10.232.0.1"), "{route}");
+    let rules = dnat(&w);
+    assert!(rules.contains(&format!(": {ip2} . 80")), "{rules}");
+    assert!(rules.contains(&format!(": {ip2} . 81")), "{rules}");
+    assert!(
+        !rules.contains(&format!(": {ip1} .")),
+        "the old gateway's rules stayed: {rules}"
+    );
+    for port in [8080, 8100] {
+        assert_eq!(
+            peer.fetch(&w, &format!("http://{HOST}:{port}/")),
+            want,
+            "port {port} through the new gateway network"
+        );
+    }
+    let c = w.inspect("container", "web");
+    assert_eq!(
+        c["NetworkSettings"]["Ports"]["81/tcp"][0],
+        serde_json::json!({"HostIp": "0.0.0.0", "HostPort": "8101"})
+    );
+
+    // Disconnecting it gives the ports back to the first network.
+    w.cnm(&["network", "disconnect", "two", "web"]).ok();
+    let rules = dnat(&w);
+    assert!(rules.contains(&format!(": {ip1} . 80")), "{rules}");
+    assert!(
+        !rules.contains(&format!(": {ip2} .")),
+        "the disconnected network's rules stayed: {rules}"
+    );
+    for port in [8080, 8100] {
+        assert_eq!(
+            peer.fetch(&w, &format!("http://{HOST}:{port}/")),
+            want,
+            "port {port} back through the first network"
+        );
+    }
+    // The host ports stayed held throughout (the same reservation).
+    let nc = w.sh("timeout 1 busybox nc -l -p 8101 2>&1; echo rc=$?");
+    assert!(nc.stdout.contains("in use"), "{}", nc.stdout);
+}
