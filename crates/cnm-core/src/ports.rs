@@ -262,8 +262,20 @@ pub fn parse_publish(spec: &str) -> Result<Vec<(String, String, String)>, PortSp
 pub fn requests_from_bindings(
     bindings: &BTreeMap<String, Vec<(String, String)>>,
 ) -> Result<Vec<PortRequest>, PortSpecError> {
-    // (entry position, fixed?, request)
-    let mut all: Vec<(usize, bool, PortRequest)> = Vec::with_capacity(bindings.len());
+    // Borrowed until folded: a 10,000-port range is 10,000 entries here but one owned request after.
+    struct Entry<'a> {
+        pos: usize,
+        fixed: bool,
+        proto: Proto,
+        ctr_port: u16,
+        count: u16,
+        host_ip: Option<IpAddr>,
+        host_ports: Option<(u16, u16)>,
+        hip: &'a str,
+        hport: &'a str,
+    }
+    let mut all: Vec<Entry<'_>> = Vec::with_capacity(bindings.len());
+    const EMPTY: &[(String, String)] = &[(String::new(), String::new())];
     for (key, entries) in bindings {
         let (port, proto) = match key.split_once('/') {
             Some((p, pr)) => (p, pr),
@@ -275,8 +287,7 @@ pub fn requests_from_bindings(
         if ctr_port == 0 {
             return Err(PortSpecError(format!("invalid containerPort: {port}")));
         }
-        let empty = [(String::new(), String::new())];
-        let entries: &[(String, String)] = if entries.is_empty() { &empty } else { entries };
+        let entries: &[(String, String)] = if entries.is_empty() { EMPTY } else { entries };
         for (pos, (hip, hport)) in entries.iter().enumerate() {
             let host_ip = if hip.is_empty() {
                 None
@@ -294,48 +305,44 @@ pub fn requests_from_bindings(
             if matches!(host_ports, Some((0, _))) {
                 return Err(PortSpecError(format!("invalid hostPort: {hport}")));
             }
-            let fixed = matches!(host_ports, Some((a, b)) if a == b && a.to_string() == *hport);
-            all.push((
+            // A plain number (no sign, no leading zero, no range): echoed exactly by its value.
+            let fixed = matches!(host_ports, Some((a, b)) if a == b)
+                && !hport.starts_with('0')
+                && hport.bytes().all(|c| c.is_ascii_digit());
+            all.push(Entry {
                 pos,
                 fixed,
-                PortRequest {
-                    proto,
-                    ctr_port,
-                    count: 1,
-                    host_ip,
-                    host_ports,
-                    echo_host_ip: hip.clone(),
-                    echo_host_port: hport.clone(),
-                },
-            ));
+                proto,
+                ctr_port,
+                count: 1,
+                host_ip,
+                host_ports,
+                hip,
+                hport,
+            });
         }
     }
     // Stable: the others keep key order within their entry position.
-    all.sort_by(|(pa, fa, ra), (pb, fb, rb)| {
-        let k = |p: &usize, f: &bool| (*p, !*f);
-        k(pa, fa).cmp(&k(pb, fb)).then_with(|| {
-            if *fa && *fb {
-                (ra.proto, &ra.echo_host_ip, ra.ctr_port).cmp(&(
-                    rb.proto,
-                    &rb.echo_host_ip,
-                    rb.ctr_port,
-                ))
+    all.sort_by(|x, y| {
+        (x.pos, !x.fixed).cmp(&(y.pos, !y.fixed)).then_with(|| {
+            if x.fixed && y.fixed {
+                (x.proto, x.hip, x.ctr_port).cmp(&(y.proto, y.hip, y.ctr_port))
             } else {
                 std::cmp::Ordering::Equal
             }
         })
     });
-    let mut out: Vec<PortRequest> = Vec::new();
-    let mut last: Option<(usize, bool)> = None;
-    for (pos, fixed, r) in all {
-        if let (Some(prev), Some((lp, true))) = (out.last_mut(), last) {
-            let follows = fixed
-                && lp == pos
-                && prev.proto == r.proto
-                && prev.echo_host_ip == r.echo_host_ip
+    let mut folded: Vec<Entry<'_>> = Vec::new();
+    for e in all {
+        if let Some(prev) = folded.last_mut() {
+            let follows = prev.fixed
+                && e.fixed
+                && prev.pos == e.pos
+                && prev.proto == e.proto
+                && prev.hip == e.hip
                 && prev.count < u16::MAX
-                && u32::from(prev.ctr_port) + u32::from(prev.count) == u32::from(r.ctr_port)
-                && matches!((prev.host_ports, r.host_ports), (Some((p0, _)), Some((h, _)))
+                && u32::from(prev.ctr_port) + u32::from(prev.count) == u32::from(e.ctr_port)
+                && matches!((prev.host_ports, e.host_ports), (Some((p0, _)), Some((h, _)))
                     if u32::from(p0) + u32::from(prev.count) == u32::from(h));
             if follows {
                 prev.count += 1;
@@ -345,10 +352,20 @@ pub fn requests_from_bindings(
                 continue;
             }
         }
-        last = Some((pos, fixed));
-        out.push(r);
+        folded.push(e);
     }
-    Ok(out)
+    Ok(folded
+        .into_iter()
+        .map(|e| PortRequest {
+            proto: e.proto,
+            ctr_port: e.ctr_port,
+            count: e.count,
+            host_ip: e.host_ip,
+            host_ports: e.host_ports,
+            echo_host_ip: e.hip.to_string(),
+            echo_host_port: e.hport.to_string(),
+        })
+        .collect())
 }
 
 /// `Config.ExposedPorts` keys (`80/tcp`, already normalised), sorted and deduplicated, with runs of

@@ -178,7 +178,7 @@ pub fn container_create(
 ) -> Result<ContainerCreate, ApiError> {
     let mut cmd = req.entrypoint.unwrap_or_default();
     cmd.extend(req.cmd.unwrap_or_default());
-    let hc = req.host_config;
+    let mut hc = req.host_config;
     let mut dns = Vec::new();
     for d in hc.dns.unwrap_or_default() {
         dns.push(
@@ -201,26 +201,26 @@ pub fn container_create(
             })?;
         extra_hosts.push((n.to_string(), ip));
     }
-    let bindings: BTreeMap<String, Vec<(String, String)>> = hc
-        .port_bindings
-        .iter()
-        .map(|(k, v)| {
-            let entries = v
-                .iter()
-                .flatten()
-                .map(|b| (b.host_ip.clone(), b.host_port.clone()))
-                .collect();
-            (k.clone(), entries)
-        })
-        .collect();
     let exposed: std::collections::BTreeSet<String> = req
         .exposed_ports
         .unwrap_or_default()
-        .into_keys()
-        .chain(hc.port_bindings.keys().cloned())
-        .map(|k| port_key(&k))
+        .keys()
+        .chain(hc.port_bindings.keys())
+        .map(|k| port_key(k))
         .collect();
-    let mut bindings = bindings;
+    // Moved, not copied: the docker CLI sends one key per port of a range.
+    let mut bindings: BTreeMap<String, Vec<(String, String)>> =
+        std::mem::take(&mut hc.port_bindings)
+            .into_iter()
+            .map(|(k, v)| {
+                let entries = v
+                    .into_iter()
+                    .flatten()
+                    .map(|b| (b.host_ip, b.host_port))
+                    .collect();
+                (k, entries)
+            })
+            .collect();
     if hc.publish_all_ports {
         // `-P`: every exposed port without a binding gets a random host port.
         let bound: std::collections::BTreeSet<String> =
