@@ -80,7 +80,7 @@ pub trait Firewall: Send + Sync {
     async fn add_network(&self, net: &NetFirewall) -> DriverResult<()>;
     async fn remove_network(&self, net: &NetFirewall) -> DriverResult<()>;
     /// Hold the host ports of a container's requests so no other process or container takes them;
-    /// returns the chosen host port per request. `previous` (same length, or empty) are ports held
+    /// returns the chosen host port per request (the first one of a run, which takes `count` ports). `previous` (same length, or empty) are ports held
     /// before (a restarted daemon takes the same ones again).
     fn reserve(
         &self,
@@ -141,7 +141,8 @@ impl Firewall for NoFirewall {
     }
 }
 
-/// The mappings of a container's requests on its gateway endpoint's addresses: a request for every
+/// The mappings of a container's requests on its gateway endpoint's addresses (a run stays one
+/// mapping per family, from the run's first host port): a request for every
 /// host address maps both families the endpoint has; a request bound to one address maps only the
 /// family of that address.
 pub fn mappings(
@@ -170,6 +171,7 @@ pub fn mappings(
                 host_port: *hp,
                 ctr_ip,
                 ctr_port: r.ctr_port,
+                count: r.count.max(1),
             });
         }
     }

@@ -45,19 +45,55 @@ impl fmt::Display for Proto {
 
 /// One binding a container asks for: container port `ctr_port/proto` on host `host_ip` (None = every
 /// address, IPv4 and IPv6) at a host port taken from `host_ports` (None = a free ephemeral port).
+///
+/// A *run* (`count > 1`) is `count` consecutive container ports from `ctr_port`, each published on the
+/// next host port from `host_ports.0` (then `host_ports` is exactly `count` long). The docker CLI sends
+/// one `PortBindings` key per port of a `-p` range; the API edge folds them back into runs
+/// ([`requests_from_bindings`]) so a 10,000-port range is one request, one record entry, one held
+/// reservation and one map element, and is expanded per port only where Docker's JSON shows each port.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PortRequest {
     pub proto: Proto,
     pub ctr_port: u16,
+    /// Ports in the run; records written before runs existed have none (one port).
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub count: u16,
     pub host_ip: Option<IpAddr>,
     /// Inclusive range; a single port is `(p, p)`.
     pub host_ports: Option<(u16, u16)>,
-    /// The `HostIp`/`HostPort` strings as sent, echoed by `HostConfig.PortBindings`.
+    /// The `HostIp`/`HostPort` strings as sent, echoed by `HostConfig.PortBindings`. For a run the host
+    /// port string of each port is its number (only canonical numbers are folded into runs).
     pub echo_host_ip: String,
     pub echo_host_port: String,
 }
 
-/// One published port as programmed: `host_ip:host_port/proto` → `ctr_ip:ctr_port`.
+fn one() -> u16 {
+    1
+}
+
+fn is_one(n: &u16) -> bool {
+    *n == 1
+}
+
+impl PortRequest {
+    /// The echoed `(key, HostIp, HostPort)` of every port of the request, in port order.
+    pub fn echo(&self) -> impl Iterator<Item = (String, &str, String)> + '_ {
+        (0..self.count).map(move |i| {
+            let port = match self.host_ports {
+                Some((h, _)) if self.count > 1 => (h + i).to_string(),
+                _ => self.echo_host_port.clone(),
+            };
+            (
+                format!("{}/{}", self.ctr_port + i, self.proto),
+                self.echo_host_ip.as_str(),
+                port,
+            )
+        })
+    }
+}
+
+/// One published port, or a run of them, as programmed: `host_ip:host_port+i/proto` →
+/// `ctr_ip:ctr_port+i` for `i` in `0..count`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct PortMapping {
     pub proto: Proto,
@@ -66,6 +102,9 @@ pub struct PortMapping {
     pub host_port: u16,
     pub ctr_ip: IpAddr,
     pub ctr_port: u16,
+    /// Ports in the run; records written before runs existed have none (one port).
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub count: u16,
 }
 
 impl PortMapping {
@@ -81,12 +120,23 @@ impl PortMapping {
             None => "0.0.0.0".into(),
         }
     }
+
+    /// Last host port of the run (inclusive).
+    pub fn last_host_port(&self) -> u16 {
+        self.host_port + (self.count.max(1) - 1)
+    }
+
+    /// Each port of the run as `(host_port, ctr_port)`: the API output edge.
+    pub fn each(&self) -> impl Iterator<Item = (u16, u16)> + '_ {
+        (0..self.count.max(1)).map(move |i| (self.host_port + i, self.ctr_port + i))
+    }
 }
 
 /// The ports a sandbox holds and has programmed (on its gateway endpoint's addresses).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PublishedPorts {
-    /// Host ports chosen per request (index into the container's requests), kept when the gateway moves.
+    /// Host port chosen per request (index into the container's requests; the first port of a run),
+    /// kept when the gateway moves.
     pub host_ports: Vec<u16>,
     pub mappings: Vec<PortMapping>,
 }
@@ -201,11 +251,31 @@ pub fn parse_publish(spec: &str) -> Result<Vec<(String, String, String)>, PortSp
 }
 
 /// Docker's `HostConfig.PortBindings` (`{"80/tcp": [{"HostIp": "", "HostPort": "8080"}]}`) as
-/// typed requests, in key order then entry order.
+/// typed requests.
+///
+/// Entries with a fixed host port written as a plain number (what the docker CLI sends for each port of
+/// `-p 40000-40999:20000-20999`) are folded into runs: same entry position within their key, protocol
+/// and host address, consecutive container ports to consecutive host ports. The others (random ports,
+/// a host range to pick from) stay one request each, after the runs of the same entry position, so a
+/// random pick never takes a port a fixed request of the same container needs. Entries of one key keep
+/// their order, which is all `HostConfig.PortBindings` echoes (its keys are sorted).
 pub fn requests_from_bindings(
     bindings: &BTreeMap<String, Vec<(String, String)>>,
 ) -> Result<Vec<PortRequest>, PortSpecError> {
-    let mut out = Vec::new();
+    // Borrowed until folded: a 10,000-port range is 10,000 entries here but one owned request after.
+    struct Entry<'a> {
+        pos: usize,
+        fixed: bool,
+        proto: Proto,
+        ctr_port: u16,
+        count: u16,
+        host_ip: Option<IpAddr>,
+        host_ports: Option<(u16, u16)>,
+        hip: &'a str,
+        hport: &'a str,
+    }
+    let mut all: Vec<Entry<'_>> = Vec::with_capacity(bindings.len());
+    const EMPTY: &[(String, String)] = &[(String::new(), String::new())];
     for (key, entries) in bindings {
         let (port, proto) = match key.split_once('/') {
             Some((p, pr)) => (p, pr),
@@ -217,12 +287,8 @@ pub fn requests_from_bindings(
         if ctr_port == 0 {
             return Err(PortSpecError(format!("invalid containerPort: {port}")));
         }
-        let entries: Vec<(String, String)> = if entries.is_empty() {
-            vec![(String::new(), String::new())]
-        } else {
-            entries.clone()
-        };
-        for (hip, hport) in entries {
+        let entries: &[(String, String)] = if entries.is_empty() { EMPTY } else { entries };
+        for (pos, (hip, hport)) in entries.iter().enumerate() {
             let host_ip = if hip.is_empty() {
                 None
             } else {
@@ -239,17 +305,122 @@ pub fn requests_from_bindings(
             if matches!(host_ports, Some((0, _))) {
                 return Err(PortSpecError(format!("invalid hostPort: {hport}")));
             }
-            out.push(PortRequest {
+            // A plain number (no sign, no leading zero, no range): echoed exactly by its value.
+            let fixed = matches!(host_ports, Some((a, b)) if a == b)
+                && !hport.starts_with('0')
+                && hport.bytes().all(|c| c.is_ascii_digit());
+            all.push(Entry {
+                pos,
+                fixed,
                 proto,
                 ctr_port,
+                count: 1,
                 host_ip,
                 host_ports,
-                echo_host_ip: hip,
-                echo_host_port: hport,
+                hip,
+                hport,
             });
         }
     }
-    Ok(out)
+    // Stable: the others keep key order within their entry position.
+    all.sort_by(|x, y| {
+        (x.pos, !x.fixed).cmp(&(y.pos, !y.fixed)).then_with(|| {
+            if x.fixed && y.fixed {
+                (x.proto, x.hip, x.ctr_port).cmp(&(y.proto, y.hip, y.ctr_port))
+            } else {
+                std::cmp::Ordering::Equal
+            }
+        })
+    });
+    let mut folded: Vec<Entry<'_>> = Vec::new();
+    for e in all {
+        if let Some(prev) = folded.last_mut() {
+            let follows = prev.fixed
+                && e.fixed
+                && prev.pos == e.pos
+                && prev.proto == e.proto
+                && prev.hip == e.hip
+                && prev.count < u16::MAX
+                && u32::from(prev.ctr_port) + u32::from(prev.count) == u32::from(e.ctr_port)
+                && matches!((prev.host_ports, e.host_ports), (Some((p0, _)), Some((h, _)))
+                    if u32::from(p0) + u32::from(prev.count) == u32::from(h));
+            if follows {
+                prev.count += 1;
+                if let Some((p0, _)) = prev.host_ports {
+                    prev.host_ports = Some((p0, p0 + (prev.count - 1)));
+                }
+                continue;
+            }
+        }
+        folded.push(e);
+    }
+    Ok(folded
+        .into_iter()
+        .map(|e| PortRequest {
+            proto: e.proto,
+            ctr_port: e.ctr_port,
+            count: e.count,
+            host_ip: e.host_ip,
+            host_ports: e.host_ports,
+            echo_host_ip: e.hip.to_string(),
+            echo_host_port: e.hport.to_string(),
+        })
+        .collect())
+}
+
+/// `Config.ExposedPorts` keys (`80/tcp`, already normalised), sorted and deduplicated, with runs of
+/// consecutive ports of one protocol kept as one `first-last/proto` entry (the record stays small for a
+/// 10,000-port range). Keys that are not a plain port number stay as they are.
+pub fn fold_exposed(keys: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut runs: Vec<(Proto, u16, u16)> = Vec::new();
+    let mut other: Vec<String> = Vec::new();
+    for k in keys {
+        let parsed = k.split_once('/').and_then(|(p, pr)| {
+            let n = p.parse::<u16>().ok().filter(|n| n.to_string() == p)?;
+            Some((Proto::parse(pr).filter(|x| x.as_str() == pr)?, n))
+        });
+        match parsed {
+            Some((proto, n)) => runs.push((proto, n, n)),
+            None => other.push(k),
+        }
+    }
+    runs.sort_unstable();
+    runs.dedup();
+    let mut merged: Vec<(Proto, u16, u16)> = Vec::new();
+    for (proto, a, b) in runs {
+        match merged.last_mut() {
+            Some((lp, _, lb)) if *lp == proto && u32::from(*lb) + 1 >= u32::from(a) => {
+                *lb = (*lb).max(b);
+            }
+            _ => merged.push((proto, a, b)),
+        }
+    }
+    other.sort();
+    other.dedup();
+    merged
+        .into_iter()
+        .map(|(proto, a, b)| {
+            if a == b {
+                format!("{a}/{proto}")
+            } else {
+                format!("{a}-{b}/{proto}")
+            }
+        })
+        .chain(other)
+        .collect()
+}
+
+/// The keys of one [`fold_exposed`] entry, one per port (the API output edge).
+pub fn expand_exposed(entry: &str) -> Vec<String> {
+    let ranged = entry.split_once('/').and_then(|(p, proto)| {
+        let (a, b) = p.split_once('-')?;
+        let (a, b) = (a.parse::<u16>().ok()?, b.parse::<u16>().ok()?);
+        (a < b).then_some((a, b, proto))
+    });
+    match ranged {
+        Some((a, b, proto)) => (a..=b).map(|p| format!("{p}/{proto}")).collect(),
+        None => vec![entry.to_string()],
+    }
 }
 
 #[cfg(test)]
@@ -314,13 +485,87 @@ mod tests {
         m.insert("53/udp".to_string(), vec![]);
         let r = requests_from_bindings(&m).expect("ok");
         assert_eq!(r.len(), 3);
-        assert_eq!(r[0].proto, Proto::Udp);
-        assert_eq!(r[0].host_ports, None);
-        assert_eq!(r[1].host_ports, Some((8080, 8080)));
-        assert_eq!(r[1].host_ip, None);
+        // Fixed host ports first, then the random ones of the same entry position, in key order.
+        assert_eq!(r[0].host_ports, Some((8080, 8080)));
+        assert_eq!(r[0].host_ip, None);
+        assert_eq!(r[1].proto, Proto::Udp);
+        assert_eq!(r[1].host_ports, None);
         assert_eq!(r[2].host_ip, Some("127.0.0.1".parse().expect("ip")));
         let mut bad = BTreeMap::new();
         bad.insert("x/tcp".to_string(), vec![]);
         assert!(requests_from_bindings(&bad).is_err());
+    }
+
+    fn bindings_of(specs: &[&str]) -> BTreeMap<String, Vec<(String, String)>> {
+        let mut m: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+        for spec in specs {
+            for (k, ip, port) in parse_publish(spec).expect("spec") {
+                m.entry(k).or_default().push((ip, port));
+            }
+        }
+        m
+    }
+
+    fn echoed(reqs: &[PortRequest]) -> BTreeMap<String, Vec<(String, String)>> {
+        let mut m: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+        for r in reqs {
+            for (k, ip, port) in r.echo() {
+                m.entry(k).or_default().push((ip.to_string(), port));
+            }
+        }
+        m
+    }
+
+    #[test]
+    fn a_cli_range_is_one_request_and_echoes_every_port() {
+        // Crosses a digit boundary: the keys' byte order is not their numeric order.
+        let m = bindings_of(&[
+            "9990-10009:19990-20009",
+            "127.0.0.1:7000-7001:7000-7001/udp",
+        ]);
+        let r = requests_from_bindings(&m).expect("ok");
+        assert_eq!(r.len(), 2, "{r:?}");
+        assert_eq!(
+            (r[0].proto, r[0].ctr_port, r[0].count),
+            (Proto::Tcp, 19990, 20)
+        );
+        assert_eq!(r[0].host_ports, Some((9990, 10009)));
+        assert_eq!((r[1].proto, r[1].count), (Proto::Udp, 2));
+        assert_eq!(echoed(&r), m, "PortBindings echo must be what was sent");
+    }
+
+    type Shape = (u16, u16, Option<(u16, u16)>);
+
+    #[test]
+    fn runs_break_on_gaps_positions_and_odd_spellings() {
+        let mut m = bindings_of(&["8000-8002:80-82", "127.0.0.1:9000-9002:80-82", "90"]);
+        // A zero-padded host port is echoed as written, so it is not folded.
+        m.insert("83/tcp".into(), vec![(String::new(), "08003".into())]);
+        m.insert("85/tcp".into(), vec![(String::new(), "8005".into())]);
+        let r = requests_from_bindings(&m).expect("ok");
+        let shape: Vec<Shape> = r
+            .iter()
+            .map(|r| (r.ctr_port, r.count, r.host_ports))
+            .collect();
+        assert_eq!(
+            shape,
+            vec![
+                (80, 3, Some((8000, 8002))),
+                (85, 1, Some((8005, 8005))),
+                (83, 1, Some((8003, 8003))),
+                (90, 1, None),
+                (80, 3, Some((9000, 9002))),
+            ]
+        );
+        assert_eq!(echoed(&r), m);
+    }
+
+    #[test]
+    fn exposed_ports_fold_and_expand() {
+        let keys = ["81/tcp", "80/tcp", "82/tcp", "80/udp", "x/tcp", "80/tcp"].map(String::from);
+        let f = fold_exposed(keys);
+        assert_eq!(f, vec!["80-82/tcp", "80/udp", "x/tcp"]);
+        let all: Vec<String> = f.iter().flat_map(|e| expand_exposed(e)).collect();
+        assert_eq!(all, vec!["80/tcp", "81/tcp", "82/tcp", "80/udp", "x/tcp"]);
     }
 }

@@ -179,7 +179,7 @@ fn changed_udp(old: &[PortMapping], new: &[PortMapping]) -> Vec<u16> {
     let mut ports: Vec<u16> = gone
         .chain(added)
         .filter(|m| m.proto == Proto::Udp)
-        .map(|m| m.host_port)
+        .flat_map(|m| m.each().map(|(h, _)| h))
         .collect();
     ports.sort_unstable();
     ports.dedup();

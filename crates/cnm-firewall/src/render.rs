@@ -12,7 +12,9 @@
 //! - `nat-PREROUTING` / `nat-OUTPUT` jump to `nat-ports` for local destinations; `nat-ports` looks the
 //!   packet up in four maps (bound address or any address; same port or translated port), so a
 //!   published port is a map element and a port range with equal host and container ports is one
-//!   interval element.
+//!   interval element. nft 1.0.6 has no port-offset form of `dnat` (a map's data cannot be a range,
+//!   and `dnat to a:b-c` picks any port of the range), so a translated range is one element per port,
+//!   in plain hash maps: adding a singleton to an interval map costs nft twice as much.
 //! - `nat-POSTROUTING`: masquerade (or SNAT) per subnet through a verdict map on the source address,
 //!   hairpin and host-loopback masquerade per bridge through a verdict map on the output interface.
 //! - `user`: created empty, never flushed (DOCKER-USER semantics).
@@ -82,21 +84,28 @@ const MAPS: [&str; 8] = [
     "fwd-out",
     "post-src",
     "post-out",
-    "dnat-any",
+    "dnat-any-to",
     "dnat-any-same",
-    "dnat-addr",
+    "dnat-addr-to",
     "dnat-addr-same",
 ];
+
+/// Maps of earlier cnm versions (translated ports in interval maps), removed by a full replacement.
+const LEGACY_MAPS: [&str; 2] = ["dnat-any", "dnat-addr"];
 
 fn map_type(f: Family, map: &str) -> String {
     let a = f.addr_type();
     match map {
         "fwd-in" | "fwd-out" | "post-out" => "type ifname : verdict;".into(),
         "post-src" => format!("type {a} : verdict; flags interval;"),
+        "dnat-any-to" => format!("type inet_proto . inet_service : {a} . inet_service;"),
         "dnat-any" => {
             format!("type inet_proto . inet_service : {a} . inet_service; flags interval;")
         }
         "dnat-any-same" => format!("type inet_proto . inet_service : {a}; flags interval;"),
+        "dnat-addr-to" => {
+            format!("type {a} . inet_proto . inet_service : {a} . inet_service;")
+        }
         "dnat-addr" => {
             format!("type {a} . inet_proto . inet_service : {a} . inet_service; flags interval;")
         }
@@ -154,11 +163,11 @@ fn base(out: &mut String, f: Family) {
             "nat-ports",
             None,
             vec![
-                format!("{l4} dnat {fa} to {fa} daddr . meta l4proto . th dport map @dnat-addr"),
+                format!("{l4} dnat {fa} to {fa} daddr . meta l4proto . th dport map @dnat-addr-to"),
                 format!(
                     "{l4} dnat {fa} to {fa} daddr . meta l4proto . th dport map @dnat-addr-same"
                 ),
-                format!("{l4} dnat {fa} to meta l4proto . th dport map @dnat-any"),
+                format!("{l4} dnat {fa} to meta l4proto . th dport map @dnat-any-to"),
                 format!("{l4} dnat {fa} to meta l4proto . th dport map @dnat-any-same"),
             ],
         ),
@@ -205,6 +214,12 @@ fn base(out: &mut String, f: Family) {
         for r in rules {
             let _ = writeln!(out, "add rule {t} {name} {r}");
         }
+    }
+    // Declared first so the delete cannot fail on a table that never had them; nothing refers to them
+    // any more once nat-ports is rewritten above.
+    for m in LEGACY_MAPS {
+        let _ = writeln!(out, "add map {t} {m} {{ {} }}", map_type(f, m));
+        let _ = writeln!(out, "delete map {t} {m}");
     }
 }
 
@@ -300,8 +315,9 @@ fn network_delete(out: &mut String, f: Family, n: &NetFirewall) {
     }
 }
 
-/// Map elements of one container's mappings, per (family, map): a run of consecutive ports whose host
-/// and container ports are equal becomes one interval element.
+/// Map elements of one container's mappings, per (family, map): runs whose host and container ports
+/// are equal become one interval element (adjacent runs of one target merged); a translated run is one
+/// element per port (see the module comment).
 pub fn port_elements(maps: &[PortMapping]) -> BTreeMap<(u8, &'static str), Vec<String>> {
     let mut sorted: Vec<&PortMapping> = maps.iter().collect();
     sorted.sort_by_key(|m| (m.is_ipv6(), m.host_ip, m.proto, m.ctr_ip, m.host_port));
@@ -311,41 +327,51 @@ pub fn port_elements(maps: &[PortMapping]) -> BTreeMap<(u8, &'static str), Vec<S
         let m = sorted[i];
         let fam = u8::from(m.is_ipv6());
         let bound = m.host_ip.filter(|ip| !ip.is_unspecified());
-        let same = m.host_port == m.ctr_port;
-        let mut j = i;
-        if same {
-            while j + 1 < sorted.len() {
-                let n = sorted[j + 1];
-                let next_ok = n.host_port == n.ctr_port
-                    && n.host_ip == m.host_ip
-                    && n.proto == m.proto
-                    && n.ctr_ip == m.ctr_ip
-                    && n.host_port == sorted[j].host_port + 1;
-                if !next_ok {
-                    break;
-                }
-                j += 1;
-            }
-        }
-        let ports = if j > i {
-            format!("{}-{}", m.host_port, sorted[j].host_port)
-        } else {
-            m.host_port.to_string()
-        };
-        let key = match bound {
+        let key = |ports: &str| match bound {
             Some(ip) => format!("{ip} . {} . {ports}", m.proto),
             None => format!("{} . {ports}", m.proto),
         };
-        let (map, el) = match (bound.is_some(), same) {
-            (true, true) => ("dnat-addr-same", format!("{key} : {}", m.ctr_ip)),
-            (true, false) => (
-                "dnat-addr",
-                format!("{key} : {} . {}", m.ctr_ip, m.ctr_port),
-            ),
-            (false, true) => ("dnat-any-same", format!("{key} : {}", m.ctr_ip)),
-            (false, false) => ("dnat-any", format!("{key} : {} . {}", m.ctr_ip, m.ctr_port)),
+        if m.host_port != m.ctr_port {
+            let map = if bound.is_some() {
+                "dnat-addr-to"
+            } else {
+                "dnat-any-to"
+            };
+            let els = out.entry((fam, map)).or_default();
+            for (h, c) in m.each() {
+                els.push(format!("{} : {} . {c}", key(&h.to_string()), m.ctr_ip));
+            }
+            i += 1;
+            continue;
+        }
+        let mut last = m.last_host_port();
+        let mut j = i;
+        while j + 1 < sorted.len() {
+            let n = sorted[j + 1];
+            let next_ok = n.host_port == n.ctr_port
+                && n.host_ip == m.host_ip
+                && n.proto == m.proto
+                && n.ctr_ip == m.ctr_ip
+                && u32::from(n.host_port) == u32::from(last) + 1;
+            if !next_ok {
+                break;
+            }
+            last = n.last_host_port();
+            j += 1;
+        }
+        let ports = if last > m.host_port {
+            format!("{}-{last}", m.host_port)
+        } else {
+            m.host_port.to_string()
         };
-        out.entry((fam, map)).or_default().push(el);
+        let map = if bound.is_some() {
+            "dnat-addr-same"
+        } else {
+            "dnat-any-same"
+        };
+        out.entry((fam, map))
+            .or_default()
+            .push(format!("{} : {}", key(&ports), m.ctr_ip));
         i = j + 1;
     }
     out

@@ -31,7 +31,10 @@ impl Kind {
 }
 
 /// Version written with every record; readers refuse records from a newer cnm.
-pub const RECORD_VERSION: u32 = 1;
+/// 2: published ports are kept as runs (`count` on port requests and mappings, `first-last/proto`
+/// exposed ports); version 1 records read as runs of one, but a version-1 cnm would take a run for
+/// its first port, so it must refuse these.
+pub const RECORD_VERSION: u32 = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

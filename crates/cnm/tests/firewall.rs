@@ -794,3 +794,190 @@ while True: s.sendto(b\"ping\\n\",(\"127.0.0.1\",5300)); time.sleep(0.1)'",
             .join("\n")
     );
 }
+
+#[test]
+fn published_ports_move_with_the_gateway_endpoint() {
+    let w = World::new();
+    let peer = Peer::new(&w, None);
+    w.cnm(&["network", "create", "--subnet", "10.231.0.0/24", "one"])
+        .ok();
+    w.cnm(&["network", "create", "--subnet", "10.232.0.0/24", "two"])
+        .ok();
+    // A single port and a translated run (8100 → 80, 8101 → 81).
+    let ip1 = web(
+        &w,
+        "web",
+        "one",
+        &["-p", "8080:80", "-p", "8100-8101:80-81"],
+        "moved\n",
+    );
+    let want = Some("moved\n".to_string());
+    let dnat = |w: &World| w.sh("nft list map ip cnm dnat-any-to").ok().stdout;
+    for port in [8080, 8100] {
+        assert_eq!(
+            peer.fetch(&w, &format!("http://{HOST}:{port}/")),
+            want,
+            "port {port} through the first network"
+        );
+    }
+    assert!(dnat(&w).contains(&format!(": {ip1} . 80")), "{}", dnat(&w));
+
+    // A second network with a higher gateway priority takes the default route, and the ports with it.
+    w.cnm(&["network", "connect", "--gw-priority", "10", "two", "web"])
+        .ok();
+    let ip2 = w.ip("web", "two");
+    let route = w.cnm(&["exec", "web", "--", "ip", "route"]).ok().stdout;
+    assert!(route.contains("default via 10.232.0.1"), "{route}");
+    let rules = dnat(&w);
+    assert!(rules.contains(&format!(": {ip2} . 80")), "{rules}");
+    assert!(rules.contains(&format!(": {ip2} . 81")), "{rules}");
+    assert!(
+        !rules.contains(&format!(": {ip1} .")),
+        "the old gateway's rules stayed: {rules}"
+    );
+    for port in [8080, 8100] {
+        assert_eq!(
+            peer.fetch(&w, &format!("http://{HOST}:{port}/")),
+            want,
+            "port {port} through the new gateway network"
+        );
+    }
+    let c = w.inspect("container", "web");
+    assert_eq!(
+        c["NetworkSettings"]["Ports"]["81/tcp"][0],
+        serde_json::json!({"HostIp": "0.0.0.0", "HostPort": "8101"})
+    );
+
+    // Disconnecting it gives the ports back to the first network.
+    w.cnm(&["network", "disconnect", "two", "web"]).ok();
+    let rules = dnat(&w);
+    assert!(rules.contains(&format!(": {ip1} . 80")), "{rules}");
+    assert!(
+        !rules.contains(&format!(": {ip2} .")),
+        "the disconnected network's rules stayed: {rules}"
+    );
+    for port in [8080, 8100] {
+        assert_eq!(
+            peer.fetch(&w, &format!("http://{HOST}:{port}/")),
+            want,
+            "port {port} back through the first network"
+        );
+    }
+    // The host ports stayed held throughout (the same reservation).
+    let nc = w.sh("timeout 1 busybox nc -l -p 8101 2>&1; echo rc=$?");
+    assert!(nc.stdout.contains("in use"), "{}", nc.stdout);
+}
+
+/// The isolation matrix over IPv6: networks × ICC × internal × published/unpublished, from containers,
+/// from the host and from another host that routes to the container subnets.
+#[test]
+fn ipv6_isolation_matrix() {
+    let w = World::new();
+    let peer = Peer::new(&w, None);
+    w.sh("ip addr add 2001:db8:9::1/64 dev ext0 nodad").ok();
+    peer.sh(&w, "ip addr add 2001:db8:9::2/64 dev eth0 nodad")
+        .ok();
+    let nets: [(&str, &str, &[&str]); 4] = [
+        ("a6", "fd00:81::/64", &[]),
+        ("b6", "fd00:82::/64", &[]),
+        (
+            "c6",
+            "fd00:83::/64",
+            &["-o", "com.docker.network.bridge.enable_icc=false"],
+        ),
+        ("i6", "fd00:84::/64", &["--internal"]),
+    ];
+    for (name, subnet, opts) in nets {
+        let mut args = vec!["network", "create", "--ipv6", "--subnet", subnet];
+        args.extend_from_slice(opts);
+        args.push(name);
+        w.cnm(&args).ok();
+        // The other host routes every container subnet through this host (direct access attempts).
+        peer.sh(&w, &format!("ip -6 route add {subnet} via 2001:db8:9::1"))
+            .ok();
+    }
+    let v6 = |name: &str, net: &str| {
+        w.inspect("container", name)["NetworkSettings"]["Networks"][net]["GlobalIPv6Address"]
+            .as_str()
+            .expect("v6")
+            .to_string()
+    };
+    web(&w, "pa", "a6", &["-p", "8096:80"], "pa\n");
+    web(&w, "ua", "a6", &[], "ua\n");
+    web(&w, "ub", "b6", &[], "ub\n");
+    web(&w, "pc", "c6", &["-p", "8097:80"], "pc\n");
+    web(&w, "ui", "i6", &[], "ui\n");
+    let (pa, ua, ub, pc, ui) = (
+        v6("pa", "a6"),
+        v6("ua", "a6"),
+        v6("ub", "b6"),
+        v6("pc", "c6"),
+        v6("ui", "i6"),
+    );
+    let url = |ip: &str| format!("http://[{ip}]/");
+    // Positive checks first: they also settle neighbour discovery on every link.
+    let eventually = |what: &str, f: &dyn Fn() -> Option<String>, want: &str| {
+        let start = Instant::now();
+        loop {
+            let got = f();
+            if got.as_deref() == Some(want) {
+                return;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(8),
+                "{what}: got {got:?}, want {want:?}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    eventually(
+        "published port of an ICC-on network from another host",
+        &|| peer.fetch(&w, "http://[2001:db8:9::1]:8096/"),
+        "pa\n",
+    );
+    eventually(
+        "published port of an ICC-off network from another host",
+        &|| peer.fetch(&w, "http://[2001:db8:9::1]:8097/"),
+        "pc\n",
+    );
+    eventually(
+        "same network, ICC on",
+        &|| from_container(&w, "a6", &url(&ua)),
+        "ua\n",
+    );
+    eventually(
+        "inside an internal network",
+        &|| from_container(&w, "i6", &url(&ui)),
+        "ui\n",
+    );
+    eventually(
+        "the host reaches an unpublished container",
+        &|| from_host(&w, &url(&ub)),
+        "ub\n",
+    );
+    let none: [(&str, Option<String>); 8] = [
+        ("a6 → b6", from_container(&w, "a6", &url(&ub))),
+        (
+            "b6 → a6 (published container)",
+            from_container(&w, "b6", &url(&pa)),
+        ),
+        ("ICC off: c6 → c6", from_container(&w, "c6", &url(&pc))),
+        ("a6 → internal i6", from_container(&w, "a6", &url(&ui))),
+        ("internal i6 → a6", from_container(&w, "i6", &url(&ua))),
+        (
+            "another host → unpublished container",
+            peer.fetch(&w, &url(&ub)),
+        ),
+        (
+            "another host → a published container's address directly",
+            peer.fetch(&w, &url(&pa)),
+        ),
+        (
+            "another host → internal container",
+            peer.fetch(&w, &url(&ui)),
+        ),
+    ];
+    for (what, got) in none {
+        assert_eq!(got, None, "{what} must not connect");
+    }
+}

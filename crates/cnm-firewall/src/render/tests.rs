@@ -20,6 +20,14 @@ fn map(proto: Proto, host_ip: Option<&str>, hp: u16, ctr: &str, cp: u16) -> Port
         host_port: hp,
         ctr_ip: ctr.parse().expect("ip"),
         ctr_port: cp,
+        count: 1,
+    }
+}
+
+fn run(host_ip: Option<&str>, hp: u16, ctr: &str, cp: u16, count: u16) -> PortMapping {
+    PortMapping {
+        count,
+        ..map(Proto::Tcp, host_ip, hp, ctr, cp)
     }
 }
 
@@ -71,7 +79,7 @@ fn translated_ports_are_one_element_each_and_runs_break_on_gaps() {
     maps.push(map(Proto::Udp, None, 7002, "172.18.0.2", 7002));
     maps.push(map(Proto::Tcp, Some("10.0.0.1"), 443, "172.18.0.2", 443));
     let els = port_elements(&maps);
-    assert_eq!(els.get(&(0, "dnat-any")).map(Vec::len), Some(3));
+    assert_eq!(els.get(&(0, "dnat-any-to")).map(Vec::len), Some(3));
     assert_eq!(
         els.get(&(0, "dnat-any-same")).expect("map"),
         &vec![
@@ -92,6 +100,45 @@ fn replacing_ports_deletes_old_keys_then_adds_new() {
     let s = replace_ports(&old, &new);
     assert_eq!(
         s,
-        "delete element ip cnm dnat-any { tcp . 8080 }\nadd element ip cnm dnat-any { tcp . 8080 : 172.19.0.2 . 80 }\n"
+        "delete element ip cnm dnat-any-to { tcp . 8080 }\nadd element ip cnm dnat-any-to { tcp . 8080 : 172.19.0.2 . 80 }\n"
+    );
+}
+
+#[test]
+fn a_run_of_equal_ports_is_one_interval_element_and_adjacent_runs_merge() {
+    let maps = vec![
+        run(None, 10000, "172.18.0.2", 10000, 10000),
+        run(None, 20000, "172.18.0.2", 20000, 5),
+        map(Proto::Tcp, None, 20005, "172.18.0.2", 20005),
+        run(Some("127.0.0.1"), 30000, "172.18.0.2", 30000, 2),
+    ];
+    let els = port_elements(&maps);
+    assert_eq!(
+        els.get(&(0, "dnat-any-same")).expect("map"),
+        &vec!["tcp . 10000-20005 : 172.18.0.2".to_string(),],
+        "10000..=19999, 20000..=20004 and 20005 touch: one interval"
+    );
+    assert_eq!(
+        els.get(&(0, "dnat-addr-same")).expect("map"),
+        &vec!["127.0.0.1 . tcp . 30000-30001 : 172.18.0.2".to_string()]
+    );
+}
+
+#[test]
+fn a_translated_run_is_one_hash_element_per_port() {
+    let maps = vec![run(None, 40000, "fd00::2", 20000, 3)];
+    let els = port_elements(&maps);
+    assert_eq!(
+        els.get(&(1, "dnat-any-to")).expect("map"),
+        &vec![
+            "tcp . 40000 : fd00::2 . 20000".to_string(),
+            "tcp . 40001 : fd00::2 . 20001".to_string(),
+            "tcp . 40002 : fd00::2 . 20002".to_string(),
+        ]
+    );
+    let s = replace_ports(&maps, &[]);
+    assert_eq!(
+        s,
+        "delete element ip6 cnm dnat-any-to { tcp . 40000, tcp . 40001, tcp . 40002 }\n"
     );
 }

@@ -178,7 +178,7 @@ pub fn container_create(
 ) -> Result<ContainerCreate, ApiError> {
     let mut cmd = req.entrypoint.unwrap_or_default();
     cmd.extend(req.cmd.unwrap_or_default());
-    let hc = req.host_config;
+    let mut hc = req.host_config;
     let mut dns = Vec::new();
     for d in hc.dns.unwrap_or_default() {
         dns.push(
@@ -201,37 +201,38 @@ pub fn container_create(
             })?;
         extra_hosts.push((n.to_string(), ip));
     }
-    let bindings: BTreeMap<String, Vec<(String, String)>> = hc
-        .port_bindings
-        .iter()
-        .map(|(k, v)| {
-            let entries = v
-                .iter()
-                .flatten()
-                .map(|b| (b.host_ip.clone(), b.host_port.clone()))
-                .collect();
-            (k.clone(), entries)
-        })
-        .collect();
-    let mut exposed_ports: Vec<String> = req
+    let exposed: std::collections::BTreeSet<String> = req
         .exposed_ports
         .unwrap_or_default()
-        .into_keys()
-        .chain(hc.port_bindings.keys().cloned())
-        .map(|k| port_key(&k))
+        .keys()
+        .chain(hc.port_bindings.keys())
+        .map(|k| port_key(k))
         .collect();
-    exposed_ports.sort();
-    exposed_ports.dedup();
-    let mut bindings = bindings;
+    // Moved, not copied: the docker CLI sends one key per port of a range.
+    let mut bindings: BTreeMap<String, Vec<(String, String)>> =
+        std::mem::take(&mut hc.port_bindings)
+            .into_iter()
+            .map(|(k, v)| {
+                let entries = v
+                    .into_iter()
+                    .flatten()
+                    .map(|b| (b.host_ip, b.host_port))
+                    .collect();
+                (k, entries)
+            })
+            .collect();
     if hc.publish_all_ports {
         // `-P`: every exposed port without a binding gets a random host port.
-        for k in &exposed_ports {
-            let bound = bindings.keys().any(|b| port_key(b) == *k);
-            if !bound {
+        let bound: std::collections::BTreeSet<String> =
+            bindings.keys().map(|b| port_key(b)).collect();
+        for k in &exposed {
+            if !bound.contains(k) {
                 bindings.insert(k.clone(), Vec::new());
             }
         }
     }
+    // Kept as runs (`20000-20999/tcp`) in the record; expanded again for inspect.
+    let exposed_ports = cnm_core::ports::fold_exposed(exposed);
     let ports = cnm_core::ports::requests_from_bindings(&bindings)
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
     let mut networks = Vec::new();
@@ -268,23 +269,26 @@ fn port_key(k: &str) -> String {
     }
 }
 
-/// `HostConfig.PortBindings` as the request gave it.
+/// `HostConfig.PortBindings` as the request gave it (a run of ports is one request: one entry per port
+/// again here).
 fn port_bindings_echo(c: &ContainerRecord) -> cnm_api::PortMap {
     let mut out = cnm_api::PortMap::new();
     for r in &c.config.ports {
-        let key = format!("{}/{}", r.ctr_port, r.proto);
-        out.entry(key)
-            .or_insert_with(|| Some(Vec::new()))
-            .get_or_insert_with(Vec::new)
-            .push(cnm_api::PortBinding {
-                host_ip: r.echo_host_ip.clone(),
-                host_port: r.echo_host_port.clone(),
-            });
+        for (key, host_ip, host_port) in r.echo() {
+            out.entry(key)
+                .or_insert_with(|| Some(Vec::new()))
+                .get_or_insert_with(Vec::new)
+                .push(cnm_api::PortBinding {
+                    host_ip: host_ip.to_string(),
+                    host_port,
+                });
+        }
     }
     out
 }
 
 /// `NetworkSettings.Ports` of a running container: every exposed port, with its bindings or `null`.
+/// Runs are expanded here, at the output edge, since Docker's JSON shows each port.
 fn published_ports(c: &ContainerRecord) -> cnm_api::PortMap {
     let mut out = cnm_api::PortMap::new();
     let Some(sb) = c.sandbox.as_ref() else {
@@ -293,18 +297,22 @@ fn published_ports(c: &ContainerRecord) -> cnm_api::PortMap {
     if !c.is_running() {
         return out;
     }
-    for k in &c.config.exposed_ports {
-        out.insert(k.clone(), None);
+    for e in &c.config.exposed_ports {
+        for k in cnm_core::ports::expand_exposed(e) {
+            out.insert(k, None);
+        }
     }
     for m in &sb.ports.mappings {
-        let key = format!("{}/{}", m.ctr_port, m.proto);
-        out.entry(key)
-            .or_insert(None)
-            .get_or_insert_with(Vec::new)
-            .push(cnm_api::PortBinding {
-                host_ip: m.shown_host_ip(),
-                host_port: m.host_port.to_string(),
-            });
+        let host_ip = m.shown_host_ip();
+        for (h, ctr) in m.each() {
+            out.entry(format!("{ctr}/{}", m.proto))
+                .or_insert(None)
+                .get_or_insert_with(Vec::new)
+                .push(cnm_api::PortBinding {
+                    host_ip: host_ip.clone(),
+                    host_port: h.to_string(),
+                });
+        }
     }
     out
 }
@@ -508,7 +516,8 @@ pub fn container_inspect(
                 c.config
                     .exposed_ports
                     .iter()
-                    .map(|k| (k.clone(), cnm_api::Empty::default()))
+                    .flat_map(|e| cnm_core::ports::expand_exposed(e))
+                    .map(|k| (k, cnm_api::Empty::default()))
                     .collect()
             }),
             ..Default::default()
