@@ -22,15 +22,12 @@ mod measure;
 
 use measure::{loadavg, pct, rss_kb, server_timing, Ms};
 
-use dnsbench::{query, start_aardvark};
+use dnsbench::start_aardvark;
 
 use std::fs::File;
-use std::net::{Ipv4Addr, UdpSocket};
-use std::os::fd::{AsFd, AsRawFd};
+use std::net::Ipv4Addr;
 use std::process::Command;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::World;
 
@@ -58,140 +55,6 @@ fn dnsperf(w: &World, ctr: &str, server: &str, file: &str, secs: u32) -> (f64, u
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let r = dnsbench::parse_dnsperf(&w.cnm(&args).ok().stdout);
     (r.qps, r.lost, r.avg_ms, r.max_ms)
-}
-
-/// The realtime clock in ns: the clock the kernel's receive timestamps (SO_TIMESTAMPNS) are on.
-fn realtime_ns() -> u64 {
-    // SAFETY: clock_gettime only writes the timespec it is given.
-    let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
-    unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
-}
-
-/// One datagram and the kernel's receive timestamp of it (ns, realtime).
-fn recv_stamped(fd: i32, buf: &mut [u8]) -> Option<(usize, u64)> {
-    let mut iov = libc::iovec {
-        iov_base: buf.as_mut_ptr().cast(),
-        iov_len: buf.len(),
-    };
-    let mut control = [0u64; 16];
-    // SAFETY: all-zero is a valid msghdr; its pointers are set to live buffers below.
-    let mut h: libc::msghdr = unsafe { std::mem::zeroed() };
-    h.msg_iov = &mut iov;
-    h.msg_iovlen = 1;
-    h.msg_control = control.as_mut_ptr().cast();
-    h.msg_controllen = std::mem::size_of_val(&control);
-    // SAFETY: the header points at `iov` and `control`, which outlive the call.
-    let n = unsafe { libc::recvmsg(fd, &mut h, 0) };
-    if n < 0 {
-        return None;
-    }
-    // SAFETY: the CMSG macros walk the control buffer the kernel filled, within msg_controllen.
-    let mut c = unsafe { libc::CMSG_FIRSTHDR(&h) };
-    while !c.is_null() {
-        let cm = unsafe { &*c };
-        if cm.cmsg_level == libc::SOL_SOCKET && cm.cmsg_type == libc::SCM_TIMESTAMPNS {
-            let ts =
-                unsafe { std::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<libc::timespec>()) };
-            return Some((
-                n as usize,
-                ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64,
-            ));
-        }
-        c = unsafe { libc::CMSG_NXTHDR(&h, c) };
-    }
-    Some((n as usize, 0))
-}
-
-/// What the paced client saw, in ms per answered query.
-struct Paced {
-    /// Send until the client read the answer: what a program in the container waits.
-    seen: Vec<f64>,
-    /// Send until the answer was queued on the client's socket (kernel timestamp): the resolver
-    /// and the kernel, without the client's own wake-up.
-    at_socket: Vec<f64>,
-    /// How late each query left against its schedule (the client's own sending lag).
-    send_lag: Vec<f64>,
-    lost: usize,
-}
-
-/// `total` queries (< 65536, so ids are unique) at `qps` from inside the namespace of process `pid`.
-/// A query counts as lost without an answer within a second. The send time is taken right before
-/// `send`, so a late sender does not count against the resolver (its lag is reported apart).
-fn paced(pid: u32, names: &[String], qps: u32, total: usize) -> Paced {
-    assert!(total < 65536);
-    let ns = File::open(format!("/proc/{pid}/ns/net")).expect("container netns");
-    let sock = std::thread::spawn(move || {
-        nix::sched::setns(ns.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
-        let s = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).expect("bind");
-        s.connect((Ipv4Addr::new(127, 0, 0, 11), 53))
-            .expect("connect");
-        s
-    })
-    .join()
-    .expect("socket thread");
-    let on: libc::c_int = 1;
-    // SAFETY: a valid socket and an int option.
-    let rc = unsafe {
-        libc::setsockopt(
-            sock.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_TIMESTAMPNS,
-            (&on as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    assert_eq!(rc, 0, "SO_TIMESTAMPNS");
-    let queries: Vec<Vec<u8>> = names.iter().map(|n| query(n)).collect();
-    let sent: Arc<Vec<AtomicU64>> = Arc::new((0..total).map(|_| AtomicU64::new(0)).collect());
-    let rx = sock.try_clone().expect("clone");
-    rx.set_read_timeout(Some(Duration::from_secs(1)))
-        .expect("timeout");
-    let sent_rx = sent.clone();
-    let receiver = std::thread::spawn(move || {
-        let (mut seen, mut at_socket) = (Vec::with_capacity(total), Vec::with_capacity(total));
-        let mut buf = [0u8; 1500];
-        while seen.len() < total {
-            let Some((n, kts)) = recv_stamped(rx.as_raw_fd(), &mut buf) else {
-                break;
-            };
-            let now = realtime_ns();
-            if n < 12 {
-                continue;
-            }
-            let id = u16::from_be_bytes([buf[0], buf[1]]) as usize;
-            if let Some(t) = sent_rx.get(id) {
-                let t0 = t.swap(0, Ordering::AcqRel);
-                if t0 != 0 {
-                    seen.push(now.saturating_sub(t0) as f64 / 1e6);
-                    at_socket.push(kts.saturating_sub(t0) as f64 / 1e6);
-                }
-            }
-        }
-        (seen, at_socket)
-    });
-    let interval = Duration::from_secs(1) / qps;
-    let mut send_lag = Vec::with_capacity(total);
-    let epoch = Instant::now();
-    for i in 0..total {
-        let due = interval * i as u32;
-        let now = epoch.elapsed();
-        if due > now {
-            std::thread::sleep(due - now);
-        }
-        let mut q = queries[i % queries.len()].clone();
-        q[..2].copy_from_slice(&(i as u16).to_be_bytes());
-        send_lag.push(epoch.elapsed().saturating_sub(due).ms());
-        sent[i].store(realtime_ns(), Ordering::Release);
-        let _ = sock.send(&q);
-    }
-    let (seen, at_socket) = receiver.join().expect("receiver");
-    Paced {
-        lost: total - seen.len(),
-        seen,
-        at_socket,
-        send_lag,
-    }
 }
 
 /// Memory and attach cost, on a fresh daemon. The two kinds are interleaved so that both see the
@@ -342,7 +205,14 @@ fn main() {
             pct(v, 1.0)
         )
     };
-    let p = paced(pid, &names, qps, total);
+    let ns = File::open(format!("/proc/{pid}/ns/net")).expect("container netns");
+    let p = dnsbench::paced(
+        ns,
+        std::net::SocketAddrV4::new(Ipv4Addr::new(127, 0, 0, 11), 53),
+        &names,
+        qps,
+        total,
+    );
     println!();
     println!(
         "| paced client, {qps} queries/s from inside the container, {total} queries, lost {} | p50 ms | p99 ms | p99.9 ms | max ms |",

@@ -605,28 +605,25 @@ fn scenario_scaling(
     ));
     rep.line(&format!("| system | attach p50 first {k} ms | attach p50 last {k} ms | last/first | ratio cnm/peer of chunk p50s (min / median / max over {chunks} chunks) | detach p50 at {} ms (last {k}) |", sz.n));
     rep.line("|---|---|---|---|---|---|");
-    let chunk_p50 =
-        |v: &[Duration]| -> Vec<f64> { v.chunks(sz.chunk).map(|c| pct(c, 0.5)).collect() };
-    let cnm_chunks = chunk_p50(&lat[0]);
+    let cnm = Growth::of(&lat[0], k, sz.chunk, None);
+    tg.scaling = Some(cnm.last / cnm.first);
     for (ki, kind) in kinds.iter().enumerate() {
-        let v = &lat[ki];
-        let first = pct(&v[..k], 0.5);
-        let last = pct(&v[v.len() - k..], 0.5);
-        let r = if ki == 0 {
-            tg.scaling = Some(last / first);
-            "–".to_string()
-        } else {
-            ratio_row(&cnm_chunks, &chunk_p50(v))
-        };
+        let g = Growth::of(
+            &lat[ki],
+            k,
+            sz.chunk,
+            (ki > 0).then_some(cnm.chunks.as_slice()),
+        );
         rep.line(&format!(
-            "| {} | {} | {} | {:.2} | {r} | {} |",
+            "| {} | {} | {} | {:.2} | {} | {} |",
             kind.label(),
-            ms(first),
-            ms(last),
-            last / first,
+            ms(g.first),
+            ms(g.last),
+            g.last / g.first,
+            g.ratio,
             ms(pct(&det[ki], 0.5))
         ));
-        rep.scaling.push((kind.label(), chunk_p50(v), first, last));
+        rep.scaling.push((kind.label(), g.chunks, g.first, g.last));
     }
     rep.chunk = sz.chunk;
     rep.line("");
@@ -918,23 +915,16 @@ fn scenario_port_each(p: &mut Peers, sz: &Sizes, rep: &mut Report) {
     ));
     rep.line(&format!("| system | attach p50 first {k} ms | attach p50 last {k} ms | last/first | ratio cnm/peer of chunk p50s (min / median / max) |"));
     rep.line("|---|---|---|---|---|");
-    let chunk_p50 = |v: &[Duration]| -> Vec<f64> { v.chunks(k).map(|c| pct(c, 0.5)).collect() };
-    let cnm_chunks = chunk_p50(&lat[0]);
+    let cnm = Growth::of(&lat[0], k, k, None);
     for (ki, kind) in kinds.iter().enumerate() {
-        let v = &lat[ki];
-        let first = pct(&v[..k], 0.5);
-        let last = pct(&v[v.len() - k..], 0.5);
-        let r = if ki == 0 {
-            "–".to_string()
-        } else {
-            ratio_row(&cnm_chunks, &chunk_p50(v))
-        };
+        let g = Growth::of(&lat[ki], k, k, (ki > 0).then_some(cnm.chunks.as_slice()));
         rep.line(&format!(
-            "| {} | {} | {} | {:.2} | {r} |",
+            "| {} | {} | {} | {:.2} | {} |",
             kind.label(),
-            ms(first),
-            ms(last),
-            last / first
+            ms(g.first),
+            ms(g.last),
+            g.last / g.first,
+            g.ratio
         ));
     }
     rep.line("");
@@ -943,6 +933,27 @@ fn scenario_port_each(p: &mut Peers, sz: &Sizes, rep: &mut Report) {
          answered (HTTP from the host namespace) before teardown.",
         sz.each_n
     ));
+}
+
+/// How one system's attach latency grows over a scenario: p50 of the first and last `k`, p50 of each
+/// chunk, and the cnm/peer ratio of the chunk p50s (`–` for cnm itself, given no `cnm_chunks`).
+struct Growth {
+    first: f64,
+    last: f64,
+    chunks: Vec<f64>,
+    ratio: String,
+}
+
+impl Growth {
+    fn of(v: &[Duration], k: usize, chunk: usize, cnm_chunks: Option<&[f64]>) -> Self {
+        let chunks: Vec<f64> = v.chunks(chunk).map(|c| pct(c, 0.5)).collect();
+        Growth {
+            first: pct(&v[..k], 0.5),
+            last: pct(&v[v.len() - k..], 0.5),
+            ratio: cnm_chunks.map_or_else(|| "–".to_string(), |c| ratio_row(c, &chunks)),
+            chunks,
+        }
+    }
 }
 
 /// One side of (6): label, the client container, the server address, the names, their containers.
@@ -1018,7 +1029,9 @@ fn scenario_dns(p: &mut Peers, sz: &Sizes, rep: &mut Report, tg: &mut Targets) -
             if round < 2 {
                 let addr: std::net::SocketAddrV4 =
                     format!("{server}:53").parse().expect("server address");
-                let (lat, lost) = dnsbench::paced(
+                let dnsbench::Paced {
+                    seen: lat, lost, ..
+                } = dnsbench::paced(
                     client.open_netns(p.w),
                     addr,
                     names,

@@ -6,7 +6,7 @@
 
 use std::fs::File;
 use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -97,15 +97,65 @@ pub fn query(name: &str) -> Vec<u8> {
     q
 }
 
-/// `total` queries (< 65536, so ids are unique) at `qps` to `server` from inside the network namespace
-/// `ns`: latencies in ms of the answered ones, and how many got no answer within a second.
-pub fn paced(
-    ns: File,
-    server: SocketAddrV4,
-    names: &[String],
-    qps: u32,
-    total: usize,
-) -> (Vec<f64>, usize) {
+/// The realtime clock in ns: the clock the kernel's receive timestamps (SO_TIMESTAMPNS) are on.
+fn realtime_ns() -> u64 {
+    // SAFETY: clock_gettime only writes the timespec it is given.
+    let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
+    unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// One datagram and the kernel's receive timestamp of it (ns, realtime).
+fn recv_stamped(fd: i32, buf: &mut [u8]) -> Option<(usize, u64)> {
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    let mut control = [0u64; 16];
+    // SAFETY: all-zero is a valid msghdr; its pointers are set to live buffers below.
+    let mut h: libc::msghdr = unsafe { std::mem::zeroed() };
+    h.msg_iov = &mut iov;
+    h.msg_iovlen = 1;
+    h.msg_control = control.as_mut_ptr().cast();
+    h.msg_controllen = std::mem::size_of_val(&control);
+    // SAFETY: the header points at `iov` and `control`, which outlive the call.
+    let n = unsafe { libc::recvmsg(fd, &mut h, 0) };
+    if n < 0 {
+        return None;
+    }
+    // SAFETY: the CMSG macros walk the control buffer the kernel filled, within msg_controllen.
+    let mut c = unsafe { libc::CMSG_FIRSTHDR(&h) };
+    while !c.is_null() {
+        let cm = unsafe { &*c };
+        if cm.cmsg_level == libc::SOL_SOCKET && cm.cmsg_type == libc::SCM_TIMESTAMPNS {
+            let ts =
+                unsafe { std::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<libc::timespec>()) };
+            return Some((
+                n as usize,
+                ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64,
+            ));
+        }
+        c = unsafe { libc::CMSG_NXTHDR(&h, c) };
+    }
+    Some((n as usize, 0))
+}
+
+/// What the paced client saw, in ms per answered query.
+pub struct Paced {
+    /// Send until the client read the answer: what a program in the container waits.
+    pub seen: Vec<f64>,
+    /// Send until the answer was queued on the client's socket (kernel timestamp): the resolver
+    /// and the kernel, without the client's own wake-up.
+    pub at_socket: Vec<f64>,
+    /// How late each query left against its schedule (the client's own sending lag).
+    pub send_lag: Vec<f64>,
+    pub lost: usize,
+}
+
+/// `total` queries (< 65536, so ids are unique) at `qps` to `server` from inside the network namespace `ns`.
+/// A query counts as lost without an answer within a second. The send time is taken right before
+/// `send`, so a late sender does not count against the resolver (its lag is reported apart).
+pub fn paced(ns: File, server: SocketAddrV4, names: &[String], qps: u32, total: usize) -> Paced {
     assert!(total < 65536);
     // The socket is made on a thread of its own that entered the namespace; it keeps that namespace.
     let sock = std::thread::spawn(move || {
@@ -116,19 +166,32 @@ pub fn paced(
     })
     .join()
     .expect("socket thread");
+    let on: libc::c_int = 1;
+    // SAFETY: a valid socket and an int option.
+    let rc = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_TIMESTAMPNS,
+            (&on as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(rc, 0, "SO_TIMESTAMPNS");
     let queries: Vec<Vec<u8>> = names.iter().map(|n| query(n)).collect();
     let sent: Arc<Vec<AtomicU64>> = Arc::new((0..total).map(|_| AtomicU64::new(0)).collect());
-    let epoch = Instant::now();
     let rx = sock.try_clone().expect("clone");
     rx.set_read_timeout(Some(Duration::from_secs(1)))
         .expect("timeout");
     let sent_rx = sent.clone();
     let receiver = std::thread::spawn(move || {
-        let mut lat = Vec::with_capacity(total);
+        let (mut seen, mut at_socket) = (Vec::with_capacity(total), Vec::with_capacity(total));
         let mut buf = [0u8; 1500];
-        while lat.len() < total {
-            let Ok(n) = rx.recv(&mut buf) else { break };
-            let now = epoch.elapsed().as_nanos() as u64;
+        while seen.len() < total {
+            let Some((n, kts)) = recv_stamped(rx.as_raw_fd(), &mut buf) else {
+                break;
+            };
+            let now = realtime_ns();
             if n < 12 {
                 continue;
             }
@@ -136,13 +199,16 @@ pub fn paced(
             if let Some(t) = sent_rx.get(id) {
                 let t0 = t.swap(0, Ordering::AcqRel);
                 if t0 != 0 {
-                    lat.push((now - t0) as f64 / 1e6);
+                    seen.push(now.saturating_sub(t0) as f64 / 1e6);
+                    at_socket.push(kts.saturating_sub(t0) as f64 / 1e6);
                 }
             }
         }
-        lat
+        (seen, at_socket)
     });
     let interval = Duration::from_secs(1) / qps;
+    let mut send_lag = Vec::with_capacity(total);
+    let epoch = Instant::now();
     for i in 0..total {
         let due = interval * i as u32;
         let now = epoch.elapsed();
@@ -151,12 +217,17 @@ pub fn paced(
         }
         let mut q = queries[i % queries.len()].clone();
         q[..2].copy_from_slice(&(i as u16).to_be_bytes());
-        sent[i].store(epoch.elapsed().as_nanos().max(1) as u64, Ordering::Release);
+        send_lag.push(epoch.elapsed().saturating_sub(due).as_secs_f64() * 1e3);
+        sent[i].store(realtime_ns(), Ordering::Release);
         let _ = sock.send(&q);
     }
-    let lat = receiver.join().expect("receiver");
-    let lost = total - lat.len();
-    (lat, lost)
+    let (seen, at_socket) = receiver.join().expect("receiver");
+    Paced {
+        lost: total - seen.len(),
+        seen,
+        at_socket,
+        send_lag,
+    }
 }
 
 /// aardvark-dns serving `entries` (id, IPv4, names) from `gateway`, as netavark configures it (one file
