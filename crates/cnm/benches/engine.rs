@@ -11,7 +11,7 @@ mod measure;
 
 use measure::{loadavg, pct, rss_kb, server_timing};
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 fn main() {
     let n: usize = std::env::var("CNM_BENCH_N")
@@ -97,11 +97,8 @@ fn main() {
         removes.push(t.elapsed());
         assert_eq!(st, 204);
     }
-    let k = 10.min(n / 2).max(1);
-    let first = &attach[..k];
-    let last = &attach[n - k..];
-    let mean =
-        |v: &[Duration]| v.iter().map(|d| d.as_secs_f64() * 1000.0).sum::<f64>() / v.len() as f64;
+    // Medians of 50 (as the peer suite's chunks): ten samples gave ratios that flipped between runs.
+    let k = 50.min(n / 2).max(1);
     println!("cnm engine benchmark, N={n}, loadavg {}", loadavg());
     println!("| measure | p50 ms | p90 ms | p99 ms |");
     println!("|---|---|---|---|");
@@ -142,10 +139,10 @@ fn main() {
         ("sandbox + endpoint", &sandbox),
     ] {
         println!(
-            "scaling of {label}: first {k} mean {:.2} ms, last {k} mean {:.2} ms, ratio {:.2}",
-            mean(&v[..k]),
-            mean(&v[n - k..]),
-            mean(&v[n - k..]) / mean(&v[..k])
+            "scaling of {label}: first {k} median {:.2} ms, last {k} median {:.2} ms, ratio {:.2}",
+            pct(&v[..k], 0.5),
+            pct(&v[n - k..], 0.5),
+            pct(&v[n - k..], 0.5) / pct(&v[..k], 0.5)
         );
     }
     println!();
@@ -161,7 +158,6 @@ fn main() {
         let (a, b) = (mean_of(&laps[..k]), mean_of(&laps[n - k..]));
         println!("| {name} | {a:.3} | {b:.3} | {:+.3} |", b - a);
     }
-    println!("attach mean of the first {k}: {:.2} ms; of the last {k} (containers {}..{n}): {:.2} ms; ratio {:.2}", mean(first), n - k, mean(last), mean(last) / mean(first));
     println!(
         "daemon RSS: idle {} kB, with {n} endpoints {} kB",
         idle, rss_n
