@@ -213,6 +213,18 @@ fn main() {
         qps,
         total,
     );
+    if p.lost > 0 {
+        // Which socket dropped them: the resolver's (127.0.0.11) or the client's (`d` in skmem).
+        let ss = Command::new("nsenter")
+            .args(["-t", &pid.to_string(), "-n", "ss", "-uamn"])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        println!(
+            "lost {} queries; UDP sockets in the container:\n{ss}",
+            p.lost
+        );
+    }
     println!();
     println!(
         "| paced client, {qps} queries/s from inside the container, {total} queries, lost {} | p50 ms | p99 ms | p99.9 ms | max ms |",
