@@ -166,32 +166,11 @@ pub fn paced(ns: File, server: SocketAddrV4, names: &[String], qps: u32, total: 
     })
     .join()
     .expect("socket thread");
-    let on: libc::c_int = 1;
-    // SAFETY: a valid socket and an int option.
-    let rc = unsafe {
-        libc::setsockopt(
-            sock.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_TIMESTAMPNS,
-            (&on as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    assert_eq!(rc, 0, "SO_TIMESTAMPNS");
+    set_int_option(&sock, libc::SO_TIMESTAMPNS, 1, "SO_TIMESTAMPNS");
     // Room for 8 MB of answers: a client thread that the scheduler holds back for tens of ms on a loaded
-    // machine must not drop answers in its own socket and count them against the resolver.
-    let room: libc::c_int = 8 << 20;
-    // SAFETY: a valid socket and an int option (SO_RCVBUFFORCE: root may exceed rmem_max).
-    let rc = unsafe {
-        libc::setsockopt(
-            sock.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_RCVBUFFORCE,
-            (&room as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    assert_eq!(rc, 0, "SO_RCVBUFFORCE");
+    // machine must not drop answers in its own socket and count them against the resolver
+    // (SO_RCVBUFFORCE: root may exceed rmem_max).
+    set_int_option(&sock, libc::SO_RCVBUFFORCE, 8 << 20, "SO_RCVBUFFORCE");
     let queries: Vec<Vec<u8>> = names.iter().map(|n| query(n)).collect();
     let sent: Arc<Vec<AtomicU64>> = Arc::new((0..total).map(|_| AtomicU64::new(0)).collect());
     let rx = sock.try_clone().expect("clone");
@@ -277,4 +256,19 @@ pub fn start_aardvark(
         .parse()
         .expect("pid");
     Some(pid)
+}
+
+/// A `SOL_SOCKET` option with an int value; the bench cannot measure without it.
+fn set_int_option(sock: &UdpSocket, option: libc::c_int, value: libc::c_int, what: &str) {
+    // SAFETY: a valid socket and an int option value that outlives the call.
+    let rc = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            option,
+            (&value as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(rc, 0, "{what}");
 }
