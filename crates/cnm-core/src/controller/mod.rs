@@ -66,6 +66,11 @@ impl ControllerConfig {
     pub fn data_dir(&self, id: &str) -> PathBuf {
         self.data_root.join("containers").join(id)
     }
+
+    /// The container's log, in Docker's multiplexed framing (written by its shim).
+    pub fn log_path(&self, id: &str) -> PathBuf {
+        self.data_dir(id).join("log")
+    }
 }
 
 /// Something users can watch (`docker events` style).

@@ -435,11 +435,10 @@ fn endpoint_settings(
 pub fn container_inspect(
     c: &ContainerRecord,
     attached: &[Attachment],
-    files_dir: &std::path::Path,
+    dir: &std::path::Path,
     log_path: &std::path::Path,
     v: ApiVersion,
 ) -> cnm_api::ContainerInspect {
-    let dir = files_dir;
     let mut ns = cnm_api::NetworkSettings {
         sandbox_id: c.sandbox.as_ref().map(|s| s.id.clone()).unwrap_or_default(),
         sandbox_key: c

@@ -174,7 +174,7 @@ async fn serve(args: DaemonArgs) -> anyhow::Result<()> {
             None
         }
     };
-    let supervisor = procs::Supervisor::new(&args.exec_root, spawner);
+    let supervisor = procs::Supervisor::new(cfg.clone(), spawner);
     let dns = Arc::new(
         cnm_dns::Resolvers::new(cnm_dns::ports::dir(&args.exec_root)).context("embedded DNS")?,
     );

@@ -14,6 +14,7 @@ use bytes::Bytes;
 use cnm_api::ApiError;
 use cnm_core::controller::StartedSandbox;
 use cnm_core::model::ContainerRecord;
+use cnm_core::ControllerConfig;
 use http_body_util::{BodyExt, StreamBody};
 use tokio::io::unix::AsyncFd;
 use tokio::io::AsyncReadExt;
@@ -34,7 +35,8 @@ pub struct ExecState {
 }
 
 pub struct Supervisor {
-    exec_root: PathBuf,
+    /// Where a container's state and log live (the controller's layout, one place for both).
+    layout: ControllerConfig,
     /// Forks shims; without it (it could not start, or died) shims are exec'd.
     spawner: Option<Spawner>,
     /// Exit codes of containers removed right after exiting (`--rm`), so a late `wait` still answers.
@@ -57,21 +59,23 @@ fn pidfd_open(pid: u32) -> std::io::Result<OwnedFd> {
 }
 
 impl Supervisor {
-    pub fn new(exec_root: &Path, spawner: Option<Spawner>) -> Self {
+    pub fn new(layout: ControllerConfig, spawner: Option<Spawner>) -> Self {
         Supervisor {
-            exec_root: exec_root.to_path_buf(),
+            layout,
             spawner,
             tombstones: Mutex::new(HashMap::new()),
             execs: Mutex::new(HashMap::new()),
         }
     }
 
+    /// The shim's working directory and exit file: the container's runtime directory, where its
+    /// /etc files are too.
     fn state_dir(&self, id: &str) -> PathBuf {
-        self.exec_root.join("containers").join(id)
+        self.layout.files_dir(id)
     }
 
-    pub fn log_path(&self, data_root: &Path, id: &str) -> PathBuf {
-        data_root.join("containers").join(id).join("log")
+    pub fn log_path(&self, id: &str) -> PathBuf {
+        self.layout.log_path(id)
     }
 
     /// Whether a container recorded as running still has its shim: the pid runs in the container's state
@@ -100,7 +104,7 @@ impl Supervisor {
             .map_err(|e| ApiError::internal(format!("create {}: {e}", dir.display())))?;
         let exit_path = dir.join("exit");
         let _ = std::fs::remove_file(&exit_path);
-        let log_path = self.log_path(&daemon.args.data_root, &sb.id);
+        let log_path = self.log_path(&sb.id);
         if let Some(log_dir) = log_path.parent() {
             std::fs::create_dir_all(log_dir)
                 .map_err(|e| ApiError::internal(format!("create {}: {e}", log_dir.display())))?;

@@ -92,7 +92,7 @@ async fn route(d: &Arc<Daemon>, r: Req) -> R {
         let create = convert::container_create(r.query("name").map(str::to_string), req)?;
         let id = d.ctl.create_container(create).await.map_err(api_error)?;
         // The log exists from creation on, so a client can follow it before starting the container.
-        let log = d.procs.log_path(&d.args.data_root, &id);
+        let log = d.procs.log_path(&id);
         if let Some(dir) = log.parent() {
             let _ = std::fs::create_dir_all(dir);
         }
@@ -280,7 +280,7 @@ async fn container_inspect(d: &Arc<Daemon>, r: &Req, id: &str) -> R {
         &c,
         &attached,
         &d.ctl.files_dir(&c.id),
-        &d.procs.log_path(&d.args.data_root, &c.id),
+        &d.procs.log_path(&c.id),
         r.version,
     );
     Ok(json(200, r.version, to_json_body(&body)))
@@ -408,7 +408,7 @@ async fn container_logs(d: &Arc<Daemon>, r: &Req, id: &str) -> R {
             "Bad parameters: you must choose at least one stream",
         ));
     }
-    let path = d.procs.log_path(&d.args.data_root, &c.id);
+    let path = d.procs.log_path(&c.id);
     let body = Supervisor::logs(
         d.clone(),
         c.id.clone(),
