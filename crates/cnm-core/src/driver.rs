@@ -15,6 +15,14 @@ pub struct DriverError(pub String);
 
 pub type DriverResult<T> = std::result::Result<T, DriverError>;
 
+/// An interface made ahead of time: the endpoint must take the id and MAC it was made with (its names
+/// derive from the id).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReadyEndpoint {
+    pub endpoint_id: String,
+    pub mac: [u8; 6],
+}
+
 /// A network driver (bridge, host, null; later macvlan, ipvlan, overlay, remote).
 #[async_trait]
 pub trait NetworkDriver: Send + Sync {
@@ -52,6 +60,21 @@ pub trait NetworkDriver: Send + Sync {
         ep: &EndpointRecord,
         netns: &Path,
     ) -> DriverResult<()>;
+
+    /// Bind at `key` a spare sandbox namespace that already holds an interface on `net`, made ahead of
+    /// time for the first endpoint of a new sandbox. None when there is none; the caller then makes the
+    /// namespace and calls `join`.
+    fn take_ready(&self, _net: &NetworkRecord, _key: &Path) -> Option<ReadyEndpoint> {
+        None
+    }
+
+    /// Finish an endpoint whose interface came from `take_ready` (what `join` does besides making it).
+    async fn join_ready(&self, _net: &NetworkRecord, _ep: &EndpointRecord) -> DriverResult<()> {
+        Ok(())
+    }
+
+    /// Make interfaces for the next sandboxes on `net` ahead of time, in the background.
+    fn replenish(&self, _net: &NetworkRecord) {}
 
     /// Remove the endpoint's interface. `sandbox_going` = the namespace is about to be deleted anyway, so
     /// interfaces inside it need not be deleted one by one.

@@ -5,15 +5,17 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use cnm_core::driver::{DriverError, DriverResult, NetworkDriver};
+use cnm_core::driver::{DriverError, DriverResult, NetworkDriver, ReadyEndpoint};
 use cnm_core::ids::{bridge_mac, short, staging_ifname};
 use cnm_core::model::{EndpointRecord, NetworkRecord};
 use cnm_core::options::BridgeOptions;
 use cnm_linux::{sysctl, Netlink, VethSpec};
 use ipnet::IpNet;
+
+use crate::ready::{BridgePort, ReadyEndpoints};
 
 /// What the hot path needs of a plumbed network, parsed and looked up once when the network is created
 /// or restored instead of on every join.
@@ -29,6 +31,7 @@ pub struct BridgeDriver {
     daemon_mtu: Option<u32>,
     /// By network id.
     live: Mutex<HashMap<String, LiveBridge>>,
+    ready: Option<Arc<ReadyEndpoints>>,
 }
 
 fn err<E: std::fmt::Display>(e: E) -> DriverError {
@@ -42,7 +45,14 @@ impl BridgeDriver {
             host,
             daemon_mtu,
             live: Mutex::new(HashMap::new()),
+            ready: None,
         }
+    }
+
+    /// Keep endpoints ready ahead of time (see `ready`).
+    pub fn with_ready(mut self, ready: Arc<ReadyEndpoints>) -> Self {
+        self.ready = Some(ready);
+        self
     }
 
     fn live(&self) -> std::sync::MutexGuard<'_, HashMap<String, LiveBridge>> {
@@ -89,6 +99,17 @@ impl BridgeDriver {
             .options(net)?
             .bridge_name
             .unwrap_or_else(|| format!("br-{}", short(&net.id))))
+    }
+
+    /// A new endpoint may take the address of one just removed, with another MAC: the host would keep
+    /// sending to the old MAC until its neighbour entry timed out.
+    async fn forget_neighbours(&self, bridge: u32, ep: &EndpointRecord) {
+        for ip in [ep.ipv4.map(|a| a.addr()), ep.ipv6.map(|a| a.addr())]
+            .into_iter()
+            .flatten()
+        {
+            self.host.forget_neighbour(bridge, ip).await;
+        }
     }
 
     fn gateway_addresses(net: &NetworkRecord) -> Vec<IpNet> {
@@ -211,6 +232,9 @@ impl NetworkDriver for BridgeDriver {
 
     async fn delete_network(&self, net: &NetworkRecord) -> DriverResult<()> {
         self.live().remove(&net.id);
+        if let Some(r) = &self.ready {
+            r.drop_network(&net.id);
+        }
         if net.bridge_adopted {
             return Ok(());
         }
@@ -253,15 +277,11 @@ impl NetworkDriver for BridgeDriver {
                 master: Some(bridge.index),
                 host_ipv6_off: true,
                 hairpin: true,
+                host_alias: None,
             })
             .await;
         if res.is_ok() {
-            for ip in [ep.ipv4.map(|a| a.addr()), ep.ipv6.map(|a| a.addr())]
-                .into_iter()
-                .flatten()
-            {
-                self.host.forget_neighbour(bridge.index, ip).await;
-            }
+            self.forget_neighbours(bridge.index, ep).await;
         }
         match res {
             Ok(()) => Ok(()),
@@ -274,6 +294,34 @@ impl NetworkDriver for BridgeDriver {
                 BRIDGE_MAX_PORTS - 1
             ))),
             Err(e) => Err(err(e)),
+        }
+    }
+
+    fn take_ready(&self, net: &NetworkRecord, key: &Path) -> Option<ReadyEndpoint> {
+        self.ready.as_ref()?.take_into(&net.id, key)
+    }
+
+    async fn join_ready(&self, net: &NetworkRecord, ep: &EndpointRecord) -> DriverResult<()> {
+        let bridge = self.live_bridge(net).await?;
+        if let Some(host_name) = ep.host_ifname.as_deref() {
+            self.host.clear_alias(host_name).await.map_err(err)?;
+        }
+        self.forget_neighbours(bridge.index, ep).await;
+        Ok(())
+    }
+
+    fn replenish(&self, net: &NetworkRecord) {
+        let Some(ready) = &self.ready else {
+            return;
+        };
+        if let Some(l) = self.live().get(&net.id) {
+            ready.replenish(
+                &net.id,
+                BridgePort {
+                    index: l.index,
+                    mtu: l.mtu,
+                },
+            );
         }
     }
 
@@ -328,6 +376,10 @@ impl NetworkDriver for BridgeDriver {
                 && !bridges.contains(&l.name);
             let stray_veth = is_cnm_veth_name(&l.name)
                 && l.master.map(|m| bridge_idx.contains(&m)).unwrap_or(false)
+                && !self
+                    .ready
+                    .as_ref()
+                    .is_some_and(|r| r.holds_host_name(&l.name))
                 && !eps
                     .iter()
                     .any(|e| e.host_ifname.as_deref() == Some(l.name.as_str()));

@@ -2,6 +2,7 @@
 //! layer (namespaces, addresses, routes inside them).
 
 pub mod bridge;
+pub mod ready;
 pub mod sandbox;
 pub mod simple;
 pub mod spares;

@@ -15,6 +15,8 @@ use crate::spares::SparePool;
 pub struct LinuxSandboxOs {
     dir: PathBuf,
     spares: Arc<SparePool>,
+    /// Other directories of namespace files (ready endpoints).
+    more_private: Vec<PathBuf>,
 }
 
 impl LinuxSandboxOs {
@@ -25,7 +27,14 @@ impl LinuxSandboxOs {
         Ok(LinuxSandboxOs {
             dir: netns_dir,
             spares,
+            more_private: Vec::new(),
         })
+    }
+
+    /// Another directory of namespace files that container mount namespaces must drop.
+    pub fn with_private_dir(mut self, dir: PathBuf) -> Self {
+        self.more_private.push(dir);
+        self
     }
 
     /// Drop the spare namespaces (daemon shutdown).
@@ -52,7 +61,9 @@ impl SandboxOs for LinuxSandboxOs {
     }
 
     fn private_dirs(&self) -> Vec<PathBuf> {
-        vec![self.dir.clone(), self.spares.dir().to_path_buf()]
+        let mut dirs = vec![self.dir.clone(), self.spares.dir().to_path_buf()];
+        dirs.extend(self.more_private.iter().cloned());
+        dirs
     }
 
     fn destroy(&self, key: &Path) -> DriverResult<()> {

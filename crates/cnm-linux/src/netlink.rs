@@ -49,6 +49,8 @@ pub struct VethSpec<'a> {
     /// its own published port is translated back to itself while still inside the bridge (br_netfilter),
     /// and the bridge would drop that frame otherwise.
     pub hairpin: bool,
+    /// An alias on the host end (`ip link` shows it), set with the bridge-port mode.
+    pub host_alias: Option<&'a str>,
 }
 
 #[derive(Clone)]
@@ -172,9 +174,13 @@ impl Netlink {
             crate::sysctl::write_iface("ipv6", spec.host_name, "disable_ipv6", "1")?;
         }
         let hairpin = spec.hairpin && spec.master.is_some();
-        if spec.host_ipv6_off || hairpin {
-            // One message: up (when still down) and the bridge-port mode.
+        if spec.host_ipv6_off || hairpin || spec.host_alias.is_some() {
+            // One message: up (when still down), the bridge-port mode and the alias.
             let mut msg = LinkUnspec::new_with_name(spec.host_name).up().build();
+            if let Some(alias) = spec.host_alias {
+                msg.attributes
+                    .push(LinkAttribute::IfAlias(alias.to_string()));
+            }
             if hairpin {
                 msg.attributes.push(LinkAttribute::LinkInfo(vec![
                     NlLinkInfo::PortKind(InfoPortKind::Bridge),
@@ -211,6 +217,19 @@ impl Netlink {
             .map_err(|e| LinuxError::netlink(format!("rename link {index} to {name}"), e))
     }
 
+    /// Drop the alias of the link named `name` (an empty alias removes it).
+    pub async fn clear_alias(&self, name: &str) -> Result<()> {
+        let mut msg = LinkUnspec::new_with_name(name).build();
+        msg.attributes.push(LinkAttribute::IfAlias(String::new()));
+        self.handle
+            .link()
+            .add(msg)
+            .set_flags(NLM_F_REQUEST | NLM_F_ACK)
+            .execute()
+            .await
+            .map_err(|e| LinuxError::netlink(format!("clear the alias of {name}"), e))
+    }
+
     pub async fn set_up(&self, index: u32) -> Result<()> {
         self.handle
             .link()
@@ -229,7 +248,6 @@ impl Netlink {
             .map_err(|e| LinuxError::netlink(format!("delete link {index}"), e))
     }
 
-    /// Add an address; an address that is already there is not an error.
     /// Forget the neighbour entry of `ip` on link `index`, if any. A new container may take the address
     /// of one just removed with another (random) MAC; the host would otherwise keep sending to the old
     /// MAC until its entry times out. Nothing to forget is not an error.
@@ -246,6 +264,7 @@ impl Netlink {
         let _ = self.handle.neighbours().del(msg).execute().await;
     }
 
+    /// Add an address; an address that is already there is not an error.
     /// IPv6 addresses skip duplicate address detection (as libnetwork's): addresses come from IPAM, and
     /// DAD would leave a new container's address unusable ("tentative") for its first second or two.
     pub async fn add_address(&self, index: u32, addr: IpNet) -> Result<()> {

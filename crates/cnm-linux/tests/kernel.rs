@@ -43,6 +43,7 @@ fn veth_peer_is_created_inside_the_namespace() {
             master: Some(br),
             host_ipv6_off: true,
             hairpin: true,
+            host_alias: None,
         })
         .await
         .expect("veth");

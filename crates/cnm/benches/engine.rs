@@ -2,7 +2,8 @@
 //! attach latency (create + start of a container with one bridge endpoint, no ports), its scaling up to
 //! N containers on one bridge, remove latency, `network create` latency, and daemon RSS.
 //!
-//! Run: `cargo bench -p cnm --bench engine` (root; N defaults to 1000, `CNM_BENCH_N` overrides).
+//! Run: `cargo bench -p cnm --bench engine` (root; N defaults to 1000, `CNM_BENCH_N` overrides;
+//! `CNM_BENCH_DAEMON_ARGS` passes daemon flags, e.g. `--ready-endpoints 0`).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -18,7 +19,13 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1000);
-    let w = common::World::new_with_tmpfs_run();
+    let mut w = common::World::new_with_tmpfs_run();
+    // Extra daemon flags to compare settings (e.g. `--ready-endpoints 0`).
+    if let Ok(extra) = std::env::var("CNM_BENCH_DAEMON_ARGS") {
+        let extra: Vec<&str> = extra.split_whitespace().collect();
+        w.stop_daemon(nix::sys::signal::Signal::SIGTERM);
+        w.start_daemon(&extra);
+    }
     let idle = rss_kb(w.daemon_pid());
 
     let mut creates = Vec::new();

@@ -383,13 +383,9 @@ fn a_second_daemon_on_the_same_data_root_is_refused() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("another cnm daemon is already using"));
 }
 
+/// Containers' veths in the world (the daemon's ready ones aside).
 fn veth_count(w: &World) -> usize {
-    w.sh("ip -o link show type veth | wc -l")
-        .ok()
-        .stdout
-        .trim()
-        .parse()
-        .unwrap_or(99)
+    w.veths(None).0.len()
 }
 
 #[test]
@@ -446,4 +442,6 @@ fn fifty_parallel_runs_get_distinct_working_addresses() {
         n = veth_count(&w);
     }
     assert_eq!(n, 0, "veths leaked");
+    let ready = w.veths(None).1.len();
+    assert!(ready <= 2, "{ready} ready veths kept for one network");
 }

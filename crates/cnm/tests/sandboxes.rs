@@ -6,15 +6,9 @@ use std::time::{Duration, Instant};
 
 use common::World;
 
-/// Host-side veth names on a bridge.
+/// Host-side veth names of containers on a bridge (not the ones kept ready for the next container).
 fn ports(w: &World, bridge: &str) -> Vec<String> {
-    w.sh(&format!("ip -o link show master {bridge}"))
-        .ok()
-        .stdout
-        .lines()
-        .filter_map(|l| l.split(": ").nth(1))
-        .map(|n| n.split('@').next().unwrap_or(n).to_string())
-        .collect()
+    w.veths(Some(bridge)).0
 }
 
 fn bridge_of(w: &World, network: &str) -> String {
@@ -542,4 +536,104 @@ fn container_traffic_flows_without_a_gap_across_daemon_restarts() {
         "{logs}"
     );
     assert_eq!(w.inspect("container", "pinger")["State"]["ExitCode"], 0);
+}
+
+fn ready_namespaces(w: &World) -> usize {
+    std::fs::read_dir(w.path("exec/netns-ready"))
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+fn address_of(w: &World, ctr: &str, net: &str) -> (String, String) {
+    let c = w.inspect("container", ctr);
+    let n = &c["NetworkSettings"]["Networks"][net];
+    (
+        n["IPAddress"].as_str().expect("ip").to_string(),
+        n["MacAddress"].as_str().expect("mac").to_string(),
+    )
+}
+
+#[test]
+fn bridge_endpoints_made_ahead_are_taken_by_the_next_container_and_dropped_with_their_network() {
+    let mut w = World::new();
+    w.cnm(&["network", "create", "app"]).ok();
+    let br = bridge_of(&w, "app");
+    w.run_bg("r0", &["--network", "app"], &["sleep", "1000"]);
+    wait_until("two endpoints ready on app's bridge", || {
+        w.veths(Some(&br)).1.len() == 2
+    });
+    assert_eq!(ready_namespaces(&w), 2);
+    let ready_before = w.veths(Some(&br)).1;
+
+    // The next container's interface is one of those, under its name, without the ready alias.
+    w.run_bg("r1", &["--network", "app"], &["sleep", "1000"]);
+    let (ctrs, _) = w.veths(Some(&br));
+    assert_eq!(ctrs.len(), 2, "{ctrs:?}");
+    assert!(
+        ctrs.iter().any(|n| ready_before.contains(n)),
+        "r1 took none of the ready interfaces {ready_before:?}: {ctrs:?}"
+    );
+    let (ip0, _) = address_of(&w, "r0", "app");
+    let (ip1, mac1) = address_of(&w, "r1", "app");
+    let link = w
+        .cnm(&["exec", "r1", "--", "ip", "-o", "link", "show", "eth0"])
+        .ok();
+    assert!(link.stdout.contains(&mac1), "{} lacks {mac1}", link.stdout);
+    w.cnm(&["exec", "r1", "--", "ping", "-c1", "-W2", &ip0])
+        .ok();
+    w.sh(&format!("ping -c1 -W2 {ip1}")).ok();
+    wait_until("the pool to refill", || w.veths(Some(&br)).1.len() == 2);
+
+    // A requested MAC is not one a ready interface has: that container gets its own, and works.
+    w.run_bg(
+        "r2",
+        &["--network", "app", "--mac-address", "02:42:ac:11:00:99"],
+        &["sleep", "1000"],
+    );
+    let (ip2, mac2) = address_of(&w, "r2", "app");
+    assert_eq!(mac2, "02:42:ac:11:00:99");
+    let link = w
+        .cnm(&["exec", "r2", "--", "ip", "-o", "link", "show", "eth0"])
+        .ok();
+    assert!(link.stdout.contains(&mac2), "{}", link.stdout);
+    w.cnm(&["exec", "r2", "--", "ping", "-c1", "-W2", &ip1])
+        .ok();
+
+    // A killed daemon's ready interfaces go at the next start; the containers keep working.
+    w.stop_daemon(nix::sys::signal::Signal::SIGKILL);
+    w.start_daemon(&[]);
+    assert_eq!(ready_namespaces(&w), 0);
+    wait_until("the killed daemon's ready interfaces to go", || {
+        w.veths(Some(&br)).1.is_empty()
+    });
+    assert_eq!(ports(&w, &br).len(), 3);
+    w.cnm(&["exec", "r1", "--", "ping", "-c1", "-W2", &ip2])
+        .ok();
+
+    // They come back with the next start, and go with their network.
+    w.run_bg("r3", &["--network", "app"], &["sleep", "1000"]);
+    wait_until("ready again", || w.veths(Some(&br)).1.len() == 2);
+    for c in ["r0", "r1", "r2", "r3"] {
+        w.cnm(&["rm", "-f", c]).ok();
+    }
+    w.cnm(&["network", "rm", "app"]).ok();
+    assert_eq!(ready_namespaces(&w), 0);
+    wait_until("no veth left", || {
+        let (c, r) = w.veths(None);
+        c.is_empty() && r.is_empty()
+    });
+
+    // A clean shutdown drops them too; `--ready-endpoints 0` makes none.
+    w.cnm(&["network", "create", "two"]).ok();
+    w.run_bg("t0", &["--network", "two"], &["sleep", "1000"]);
+    wait_until("ready on two", || ready_namespaces(&w) == 2);
+    w.stop_daemon(nix::sys::signal::Signal::SIGTERM);
+    assert_eq!(ready_namespaces(&w), 0, "a clean shutdown drops them");
+    w.start_daemon(&["--ready-endpoints", "0"]);
+    w.run_bg("t1", &["--network", "two"], &["sleep", "1000"]);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(ready_namespaces(&w), 0);
+    let (ip_t0, _) = address_of(&w, "t0", "two");
+    w.cnm(&["exec", "t1", "--", "ping", "-c1", "-W2", &ip_t0])
+        .ok();
 }

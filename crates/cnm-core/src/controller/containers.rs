@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use cnm_store::{Batch, Kind};
 
 use super::{Controller, State};
+use crate::driver::ReadyEndpoint;
 use crate::error::{CoreError, Result};
 use crate::files::{
     render_host_mode_hosts, render_hosts, render_resolv_internal, render_resolv_legacy,
@@ -248,15 +249,19 @@ impl Controller {
             gw6_endpoint: None,
             ports: Default::default(),
         };
+        let mut ready = None;
         if ctr.config.mode != NetworkMode::Host {
-            self.os
-                .create(&key)
-                .await
-                .map_err(|e| CoreError::Driver(e.0))?;
+            ready = self.take_ready(&st, &ctr, &key);
+            if ready.is_none() {
+                self.os
+                    .create(&key)
+                    .await
+                    .map_err(|e| CoreError::Driver(e.0))?;
+            }
         }
         phases.lap("netns");
         let mut res = self
-            .build_sandbox(&mut st, &mut ctr, &mut sb, &mut phases)
+            .build_sandbox(&mut st, &mut ctr, &mut sb, ready, &mut phases)
             .await;
         if res.is_ok() {
             res = self.ensure_resolver(&st, &sb).await;
@@ -295,6 +300,7 @@ impl Controller {
         phases.lap("store");
         if ctr.config.mode != NetworkMode::Host {
             self.os.replenish();
+            self.replenish_ready(&st, &ctr);
         }
         let dir = self.cfg.files_dir(&ctr.id);
         let started = StartedSandbox {
@@ -342,17 +348,44 @@ impl Controller {
         }
     }
 
+    /// The network a new sandbox's first interface (`eth0`) is on, when the driver may have made that
+    /// interface ahead of time: not with a requested MAC, which the ready one would not have.
+    fn first_network<'a>(st: &'a State, ctr: &ContainerRecord) -> Option<&'a NetworkRecord> {
+        let (net_id, req) = ctr.config.networks.first()?;
+        if req.mac.is_some() {
+            return None;
+        }
+        st.networks.get(net_id).map(|n| &n.rec)
+    }
+
+    /// A namespace with the first endpoint's interface already in it, bound at `key`, if the driver has
+    /// one ready.
+    fn take_ready(&self, st: &State, ctr: &ContainerRecord, key: &Path) -> Option<ReadyEndpoint> {
+        let net = Self::first_network(st, ctr)?;
+        self.driver(&net.driver).ok()?.take_ready(net, key)
+    }
+
+    /// Let the first network's driver make the next sandbox's interface ahead of time.
+    fn replenish_ready(&self, st: &State, ctr: &ContainerRecord) {
+        if let Some(net) = Self::first_network(st, ctr) {
+            if let Ok(d) = self.driver(&net.driver) {
+                d.replenish(net);
+            }
+        }
+    }
+
     async fn build_sandbox(
         &self,
         st: &mut State,
         ctr: &mut ContainerRecord,
         sb: &mut SandboxRecord,
+        mut ready: Option<ReadyEndpoint>,
         phases: &mut Phases,
     ) -> Result<()> {
         let nets = ctr.config.networks.clone();
         let mut joined = Vec::new();
         for (net_id, req) in &nets {
-            joined.push(self.attach(st, ctr, sb, net_id, req).await?);
+            joined.push(self.attach(st, ctr, sb, net_id, req, ready.take()).await?);
             phases.lap("join");
         }
         let joined: Vec<&EndpointRecord> = joined.iter().collect();
@@ -608,7 +641,9 @@ impl Controller {
         ctr.config.networks.push((net_id.clone(), req.clone()));
         let mut batch = Batch::new();
         if let Some(mut sb) = ctr.sandbox.clone() {
-            let ep = self.attach(&mut st, &ctr, &mut sb, &net_id, &req).await?;
+            let ep = self
+                .attach(&mut st, &ctr, &mut sb, &net_id, &req, None)
+                .await?;
             let mut applied = self.apply_sandbox(&st, &mut sb, &[&ep], false).await;
             if applied.is_ok() {
                 applied = self.ensure_resolver(&st, &sb).await;

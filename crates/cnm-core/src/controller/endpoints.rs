@@ -7,7 +7,7 @@ use std::path::Path;
 use ipnet::IpNet;
 
 use super::{Controller, State};
-use crate::driver::{Gateways, IfaceConfig, RouteUpdate};
+use crate::driver::{Gateways, IfaceConfig, ReadyEndpoint, RouteUpdate};
 use crate::error::{CoreError, Result};
 use crate::ids::{new_id, random_mac, veth_name};
 use crate::model::{
@@ -174,6 +174,7 @@ impl State {
 
 impl Controller {
     /// Attach a started container's sandbox to one network. On error nothing of the attach remains.
+    /// `ready`: the sandbox namespace came with this endpoint's interface in it (`take_ready`).
     pub(crate) async fn attach(
         &self,
         st: &mut State,
@@ -181,6 +182,7 @@ impl Controller {
         sandbox: &mut SandboxRecord,
         net_id: &str,
         req: &EndpointRequest,
+        ready: Option<ReadyEndpoint>,
     ) -> Result<EndpointRecord> {
         let net = st
             .networks
@@ -201,8 +203,12 @@ impl Controller {
         }
         let driver = self.driver(&net.driver)?;
         let (ipv4, ipv6) = st.allocate_addresses(&net.id, req)?;
-        let id = new_id();
         let with_iface = driver.needs_sandbox_iface();
+        let (id, made_mac) = match ready {
+            Some(r) => (r.endpoint_id, Some(r.mac)),
+            None => (new_id(), None),
+        };
+        let from_ready = made_mac.is_some();
         let prefix = driver.iface_prefix(&net);
         let ep = EndpointRecord {
             id: id.clone(),
@@ -220,7 +226,7 @@ impl Controller {
                 None
             },
             mac: if with_iface {
-                Some(req.mac.unwrap_or_else(random_mac))
+                Some(req.mac.or(made_mac).unwrap_or_else(random_mac))
             } else {
                 None
             },
@@ -237,7 +243,12 @@ impl Controller {
             via_connect: req.via_connect,
         };
         if with_iface {
-            if let Err(e) = driver.join(&net, &ep, Path::new(&sandbox.key)).await {
+            let joined = if from_ready {
+                driver.join_ready(&net, &ep).await
+            } else {
+                driver.join(&net, &ep, Path::new(&sandbox.key)).await
+            };
+            if let Err(e) = joined {
                 st.release_addresses(&ep);
                 return Err(CoreError::Driver(e.0));
             }

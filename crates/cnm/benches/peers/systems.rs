@@ -811,6 +811,7 @@ impl NlFloor {
                         master: Some(self.bridge),
                         host_ipv6_off: false,
                         hairpin: false,
+                        host_alias: None,
                     })
                     .await?;
                 let eth0 = inner

@@ -44,6 +44,10 @@ pub struct DaemonArgs {
     /// MTU of container interfaces.
     #[arg(long)]
     pub mtu: Option<u32>,
+    /// Bridge endpoints kept ready per recently used network (a namespace with its veth already on the
+    /// bridge, for the next container); 0 turns them off.
+    #[arg(long, default_value_t = cnm_drivers::ready::READY_PER_NETWORK)]
+    pub ready_endpoints: usize,
     /// Log level: error, warn, info, debug, trace.
     #[arg(long, default_value = "info")]
     pub log_level: String,
@@ -157,16 +161,25 @@ async fn serve(args: DaemonArgs) -> anyhow::Result<()> {
         host_hosts: PathBuf::from("/etc/hosts"),
     };
     let host_nl = cnm_linux::Netlink::current()?;
+    let ready = cnm_drivers::ready::ReadyEndpoints::new(
+        args.exec_root.join("netns-ready"),
+        host_nl.clone(),
+        args.ready_endpoints,
+        cnm_drivers::ready::READY_TOTAL,
+    )?;
     let drivers: Vec<Arc<dyn NetworkDriver>> = vec![
-        Arc::new(BridgeDriver::new(host_nl, args.mtu)),
+        Arc::new(BridgeDriver::new(host_nl, args.mtu).with_ready(ready.clone())),
         Arc::new(HostDriver),
         Arc::new(NullDriver),
     ];
-    let os = Arc::new(LinuxSandboxOs::new(
-        cfg.netns_dir(),
-        args.exec_root.join("netns-spare"),
-        cnm_drivers::spares::SPARES,
-    )?);
+    let os = Arc::new(
+        LinuxSandboxOs::new(
+            cfg.netns_dir(),
+            args.exec_root.join("netns-spare"),
+            cnm_drivers::spares::SPARES,
+        )?
+        .with_private_dir(ready.dir().to_path_buf()),
+    );
     let spawner = match crate::spawner::Spawner::start(&os.private_dirs()) {
         Ok(s) => Some(s),
         Err(e) => {
@@ -229,6 +242,7 @@ async fn serve(args: DaemonArgs) -> anyhow::Result<()> {
     };
     http::serve(listener, daemon, shutdown).await;
     os.drop_spares();
+    ready.drain();
     let _ = std::fs::remove_file(&sock);
     Ok(())
 }

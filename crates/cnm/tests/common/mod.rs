@@ -345,6 +345,30 @@ impl World {
     }
 
     /// Number of namespace files under the exec-root (each is a live sandbox).
+    /// Host-side veths in this world: (containers' interfaces, interfaces the daemon keeps ready for
+    /// the next container, which carry its alias). `master`: only those on that bridge.
+    pub fn veths(&self, master: Option<&str>) -> (Vec<String>, Vec<String>) {
+        let filter = match master {
+            Some(br) => format!("master {br}"),
+            None => "type veth".to_string(),
+        };
+        let out = self.sh(&format!("ip -o link show {filter}")).ok().stdout;
+        let mut containers = Vec::new();
+        let mut ready = Vec::new();
+        for line in out.lines() {
+            let Some(name) = line.split(": ").nth(1) else {
+                continue;
+            };
+            let name = name.split('@').next().unwrap_or(name).to_string();
+            if line.contains("alias cnm: ready for the next container") {
+                ready.push(name);
+            } else {
+                containers.push(name);
+            }
+        }
+        (containers, ready)
+    }
+
     pub fn sandboxes(&self) -> usize {
         std::fs::read_dir(self.path("exec/netns"))
             .expect("netns dir")
