@@ -260,8 +260,10 @@ impl Controller {
             }
         }
         phases.lap("netns");
+        // Read once for the container's resolv.conf and its resolver's upstreams.
+        let mut host_rc = Some(self.host_resolv_conf());
         let mut res = self
-            .build_sandbox(&mut st, &mut ctr, &mut sb, ready, &mut phases)
+            .build_sandbox(&mut st, &mut ctr, &mut sb, ready, &host_rc, &mut phases)
             .await;
         if res.is_ok() {
             res = self.ensure_resolver(&st, &sb).await;
@@ -324,7 +326,7 @@ impl Controller {
         }
         let id = ctr.id.clone();
         st.containers.insert(id.clone(), ctr);
-        self.publish_dns(&st, &id);
+        self.publish_dns_with(&st, &id, &mut host_rc);
         self.rewrite_linkers(&st, &id);
         phases.lap("names");
         Ok(StartedSandbox { phases, ..started })
@@ -380,6 +382,7 @@ impl Controller {
         ctr: &mut ContainerRecord,
         sb: &mut SandboxRecord,
         mut ready: Option<ReadyEndpoint>,
+        host_rc: &Option<ResolvConf>,
         phases: &mut Phases,
     ) -> Result<()> {
         let nets = ctr.config.networks.clone();
@@ -391,7 +394,7 @@ impl Controller {
         let joined: Vec<&EndpointRecord> = joined.iter().collect();
         self.apply_sandbox(st, sb, &joined, false).await?;
         phases.lap("configure");
-        self.write_files(st, ctr, sb)?;
+        self.write_files_with(st, ctr, sb, host_rc)?;
         phases.lap("files");
         Ok(())
     }
@@ -402,6 +405,17 @@ impl Controller {
         st: &State,
         ctr: &ContainerRecord,
         sb: &SandboxRecord,
+    ) -> Result<()> {
+        self.write_files_with(st, ctr, sb, &None)
+    }
+
+    /// `write_files` with the host's resolver configuration already read (None: read it here).
+    fn write_files_with(
+        &self,
+        st: &State,
+        ctr: &ContainerRecord,
+        sb: &SandboxRecord,
+        host_rc: &Option<ResolvConf>,
     ) -> Result<()> {
         let dir = self.cfg.files_dir(&ctr.id);
         std::fs::create_dir_all(&dir)
@@ -427,7 +441,10 @@ impl Controller {
             extra.extend(st.link_hosts(ctr, sb));
             render_hosts(&extra, &own, &hostname, &ctr.config.domainname)
         };
-        let host_rc = self.host_resolv_conf();
+        let host_rc = match host_rc {
+            Some(rc) => rc.clone(),
+            None => self.host_resolv_conf(),
+        };
         let dns = DnsSettings {
             container_dns: &ctr.config.dns,
             container_search: &ctr.config.dns_search,

@@ -167,8 +167,18 @@ impl Controller {
     /// Publish the current part of one container (after it started, stopped, was renamed, connected
     /// or disconnected; a removed one withdraws everything it had).
     pub(crate) fn publish_dns(&self, st: &State, container_id: &str) {
+        self.publish_dns_with(st, container_id, &mut None)
+    }
+
+    /// `publish_dns` with the host's resolver configuration, if already read.
+    pub(crate) fn publish_dns_with(
+        &self,
+        st: &State,
+        container_id: &str,
+        host: &mut Option<ResolvConf>,
+    ) {
         let part = match st.containers.get(container_id) {
-            Some(ctr) => self.dns_part(st, ctr, &mut None),
+            Some(ctr) => self.dns_part(st, ctr, host),
             None => DnsContainer::default(),
         };
         self.dns.publish(vec![(container_id.to_string(), part)]);
