@@ -15,6 +15,8 @@ pub const OPT_IFACE_PREFIX: &str = "com.docker.network.container_iface_prefix";
 pub const OPT_HOST_IPV4: &str = "com.docker.network.host_ipv4";
 pub const OPT_ENABLE_IPV4: &str = "com.docker.network.enable_ipv4";
 pub const OPT_ENABLE_IPV6: &str = "com.docker.network.enable_ipv6";
+/// cnm's own: IGMP/MLD snooping on the bridge (off by default, see `BridgeOptions::mcast_snooping`).
+pub const OPT_MCAST_SNOOPING: &str = "cnm.bridge.mcast_snooping";
 
 /// The bridge driver's options for one network.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,6 +29,11 @@ pub struct BridgeOptions {
     pub iface_prefix: String,
     pub default_bridge: bool,
     pub host_ipv4: Option<Ipv4Addr>,
+    /// Off unless asked for. With snooping on, every port that comes up makes the kernel re-enable
+    /// multicast on every other port of the bridge (`br_port_state_selection`), so each start costs more
+    /// the more containers the bridge has; and with no multicast querier on a container bridge, snooping
+    /// only risks dropping multicast (IPv6 neighbour discovery included) once group entries time out.
+    pub mcast_snooping: bool,
 }
 
 fn parse_bool(key: &str, v: &str) -> Result<bool> {
@@ -61,6 +68,7 @@ impl BridgeOptions {
             iface_prefix: "eth".into(),
             default_bridge: false,
             host_ipv4: None,
+            mcast_snooping: false,
         };
         for (k, v) in opts {
             match k.as_str() {
@@ -73,6 +81,7 @@ impl BridgeOptions {
                 OPT_ICC => o.enable_icc = parse_bool(k, v)?,
                 OPT_MASQUERADE => o.enable_ip_masquerade = parse_bool(k, v)?,
                 OPT_DEFAULT_BRIDGE => o.default_bridge = parse_bool(k, v)?,
+                OPT_MCAST_SNOOPING => o.mcast_snooping = parse_bool(k, v)?,
                 OPT_HOST_BINDING => {
                     o.host_binding_ipv4 = v.parse().map_err(|_| {
                         CoreError::BadRequest(format!(

@@ -142,7 +142,7 @@ impl BridgeDriver {
             None => {
                 let idx = self
                     .host
-                    .create_bridge(name, bridge_mac(), opts.mtu)
+                    .create_bridge_with(name, bridge_mac(), opts.mtu, opts.mcast_snooping)
                     .await
                     .map_err(err)?;
                 (idx, true)

@@ -121,13 +121,36 @@ impl Netlink {
 
     /// Create a bridge (down); returns its index. EEXIST is reported as an error with that errno.
     pub async fn create_bridge(&self, name: &str, mac: [u8; 6], mtu: Option<u32>) -> Result<u32> {
+        self.create_bridge_with(name, mac, mtu, true).await
+    }
+
+    /// `create_bridge`, choosing IGMP/MLD snooping (the kernel's default is on).
+    pub async fn create_bridge_with(
+        &self,
+        name: &str,
+        mac: [u8; 6],
+        mtu: Option<u32>,
+        mcast_snooping: bool,
+    ) -> Result<u32> {
         let mut b = LinkBridge::new(name).address(mac.to_vec());
         if let Some(m) = mtu {
             b = b.mtu(m);
         }
+        let mut msg = b.build();
+        if !mcast_snooping {
+            for attr in msg.attributes.iter_mut() {
+                if let LinkAttribute::LinkInfo(infos) = attr {
+                    infos.push(NlLinkInfo::Data(
+                        netlink_packet_route::link::InfoData::Bridge(vec![
+                            netlink_packet_route::link::InfoBridge::MulticastSnooping(false),
+                        ]),
+                    ));
+                }
+            }
+        }
         self.handle
             .link()
-            .add(b.build())
+            .add(msg)
             .execute()
             .await
             .map_err(|e| LinuxError::netlink(format!("create bridge {name}"), e))?;

@@ -3,7 +3,8 @@
 //! N containers on one bridge, remove latency, `network create` latency, and daemon RSS.
 //!
 //! Run: `cargo bench -p cnm --bench engine` (root; N defaults to 1000, `CNM_BENCH_N` overrides;
-//! `CNM_BENCH_DAEMON_ARGS` passes daemon flags, e.g. `--ready-endpoints 0`).
+//! `CNM_BENCH_DAEMON_ARGS` passes daemon flags, e.g. `--ready-endpoints 0`; `CNM_BENCH_NETWORK_OPTS` the
+//! network's `-o` options, e.g. `cnm.bridge.mcast_snooping=true`).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -42,8 +43,14 @@ fn main() {
     for i in 0..30 {
         w.http("DELETE", &format!("/networks/bn{i}"), None);
     }
-    w.cnm(&["network", "create", "--subnet", "10.200.0.0/16", "bench"])
-        .ok();
+    // Extra `-o k=v` options of the benchmark's network (e.g. `cnm.bridge.mcast_snooping=true`).
+    let net_opts = std::env::var("CNM_BENCH_NETWORK_OPTS").unwrap_or_default();
+    let mut args = vec!["network", "create", "--subnet", "10.200.0.0/16"];
+    for o in net_opts.split_whitespace() {
+        args.extend(["-o", o]);
+    }
+    args.push("bench");
+    w.cnm(&args).ok();
 
     let mut attach = Vec::new();
     // Server-side sandbox + endpoint time, and the client-side total minus the process start.

@@ -637,3 +637,52 @@ fn bridge_endpoints_made_ahead_are_taken_by_the_next_container_and_dropped_with_
     w.cnm(&["exec", "t1", "--", "ping", "-c1", "-W2", &ip_t0])
         .ok();
 }
+
+#[test]
+fn bridges_have_multicast_snooping_off_unless_asked_and_ipv6_neighbour_discovery_works() {
+    let w = World::new();
+    w.cnm(&["network", "create", "plain"]).ok();
+    w.cnm(&[
+        "network",
+        "create",
+        "-o",
+        "cnm.bridge.mcast_snooping=true",
+        "snoop",
+    ])
+    .ok();
+    let snooping = |net: &str| {
+        let br = bridge_of(&w, net);
+        w.sh(&format!("ip -d link show {br}")).ok().stdout
+    };
+    assert!(
+        snooping("plain").contains("mcast_snooping 0"),
+        "{}",
+        snooping("plain")
+    );
+    assert!(
+        snooping("snoop").contains("mcast_snooping 1"),
+        "{}",
+        snooping("snoop")
+    );
+    let docker0 = w.sh("ip -d link show docker0").ok().stdout;
+    assert!(docker0.contains("mcast_snooping 0"), "{docker0}");
+    // IPv6 neighbour discovery (solicited-node multicast) works between two containers.
+    w.cnm(&[
+        "network",
+        "create",
+        "--ipv6",
+        "--subnet",
+        "fd00:5::/64",
+        "v6",
+    ])
+    .ok();
+    w.run_bg("m0", &["--network", "v6"], &["sleep", "1000"]);
+    w.run_bg("m1", &["--network", "v6"], &["sleep", "1000"]);
+    let c = w.inspect("container", "m0");
+    let ip6 = c["NetworkSettings"]["Networks"]["v6"]["GlobalIPv6Address"]
+        .as_str()
+        .expect("v6 address")
+        .to_string();
+    w.cnm(&["exec", "m1", "--", "ping", "-6", "-c1", "-W2", &ip6])
+        .ok();
+}
