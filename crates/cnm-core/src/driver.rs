@@ -107,6 +107,9 @@ pub struct IfaceConfig {
     pub addresses: Vec<IpNet>,
     /// Disable IPv6 on the interface (it has no IPv6 address).
     pub no_ipv6: bool,
+    /// Made ahead of time (`NetworkDriver::take_ready`): already named, up and with its sysctls; only
+    /// addresses are missing.
+    pub prepared: bool,
 }
 
 /// Default routes a sandbox should have: `(gateway, ifname)` per family.

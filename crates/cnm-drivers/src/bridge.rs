@@ -314,14 +314,14 @@ impl NetworkDriver for BridgeDriver {
         let Some(ready) = &self.ready else {
             return;
         };
-        if let Some(l) = self.live().get(&net.id) {
-            ready.replenish(
-                &net.id,
-                BridgePort {
-                    index: l.index,
-                    mtu: l.mtu,
-                },
-            );
+        let port = self.live().get(&net.id).map(|l| BridgePort {
+            index: l.index,
+            mtu: l.mtu,
+            ifname: format!("{}0", l.iface_prefix),
+            ipv6: net.subnets.iter().any(|s| s.subnet.addr().is_ipv6()),
+        });
+        if let Some(port) = port {
+            ready.replenish(&net.id, port);
         }
     }
 

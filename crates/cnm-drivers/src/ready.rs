@@ -5,9 +5,12 @@
 //! ready endpoint skips both the namespace and the veth, and the next one is made in the background.
 //!
 //! A ready endpoint is an ordinary endpoint's interface made early, under the endpoint id and MAC it was
-//! made with; taking it binds its namespace at the sandbox key and drops the host end's alias. Until
-//! then the host end carries the alias [`READY_ALIAS`] (so `ip link` says what it is) and its peer is
-//! down, so the bridge forwards nothing to it.
+//! made with, already named as the sandbox's first interface (`eth0`), with IPv6 off when the network
+//! has none, and up: bringing a bridge port's carrier up is itself O(ports) kernel work (the port state
+//! selection walks every port), and it is done here too. Taking one binds its namespace at the sandbox
+//! key and drops the host end's alias; the start then only adds addresses and the default route. Until
+//! then the host end carries the alias [`READY_ALIAS`] (so `ip link` says what it is); the namespace
+//! has no address, so nothing answers on it.
 //!
 //! Their namespaces live in a directory of their own (a private mount, like the sandbox directory); a
 //! daemon start drops those of the previous run, a network's go when it is deleted, and a clean
@@ -15,12 +18,12 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use cnm_core::driver::ReadyEndpoint;
 use cnm_core::ids::{new_id, random_mac, staging_ifname, veth_name};
-use cnm_linux::{netns, LinuxError, Netlink, VethSpec};
+use cnm_linux::{netns, sysctl, LinuxError, Netlink, VethSpec};
 
 /// Ready endpoints kept per network: one is taken by each start, one is being made.
 pub const READY_PER_NETWORK: usize = 2;
@@ -30,11 +33,15 @@ pub const READY_TOTAL: usize = 8;
 /// The alias on the host end of a ready endpoint.
 pub const READY_ALIAS: &str = "cnm: ready for the next container";
 
-/// Where a network's ready endpoints are plugged in.
-#[derive(Debug, Clone, Copy)]
+/// Where a network's ready endpoints are plugged in, and how their sandbox side looks.
+#[derive(Debug, Clone)]
 pub struct BridgePort {
     pub index: u32,
     pub mtu: Option<u32>,
+    /// The name of a sandbox's first interface on this network (`eth0`, or the network's prefix).
+    pub ifname: String,
+    /// The network has IPv6 (else the interface gets none at all).
+    pub ipv6: bool,
 }
 
 struct Prepared {
@@ -79,6 +86,8 @@ pub struct ReadyEndpoints {
     per_network: usize,
     total: usize,
     seq: AtomicU64,
+    /// Shutting down: no more are made.
+    closed: AtomicBool,
     inner: Mutex<Inner>,
 }
 
@@ -103,6 +112,7 @@ impl ReadyEndpoints {
             per_network,
             total,
             seq: AtomicU64::new(0),
+            closed: AtomicBool::new(false),
             inner: Mutex::new(Inner::default()),
         }))
     }
@@ -150,7 +160,7 @@ impl ReadyEndpoints {
     /// Make ready endpoints for `net_id` until it has its share, in the background; one filler per
     /// network at a time.
     pub fn replenish(self: &Arc<Self>, net_id: &str, port: BridgePort) {
-        if self.per_network == 0 || self.total == 0 {
+        if self.per_network == 0 || self.total == 0 || self.closed.load(Ordering::Acquire) {
             return;
         }
         {
@@ -198,12 +208,16 @@ impl ReadyEndpoints {
             if let Some(p) = evicted {
                 drop_namespace(&p.netns);
             }
-            let made = self.make(port).await;
+            let made = self.make(&port).await;
+            let closed = self.closed.load(Ordering::Acquire);
             let mut inner = self.inner();
             match (made, inner.nets.get_mut(net_id)) {
-                (Ok(p), Some(net)) => net.ready.push(p),
-                // The network was deleted while this one was being made.
-                (Ok(p), None) => {
+                (Ok(p), Some(net)) if !closed => net.ready.push(p),
+                // Shutting down, or the network was deleted while this one was being made.
+                (Ok(p), net) => {
+                    if let Some(net) = net {
+                        net.filling = false;
+                    }
                     drop(inner);
                     drop_namespace(&p.netns);
                     return;
@@ -219,26 +233,30 @@ impl ReadyEndpoints {
         }
     }
 
-    async fn make(&self, port: BridgePort) -> Result<Prepared, LinuxError> {
+    async fn make(&self, port: &BridgePort) -> Result<Prepared, LinuxError> {
         let n = self.seq.fetch_add(1, Ordering::Relaxed);
         let path = self.dir.join(format!("ready-{}-{n}", std::process::id()));
         netns::create(&path).await?;
         let endpoint_id = new_id();
         let mac = random_mac();
-        let res = self
-            .host
-            .create_veth(&VethSpec {
-                host_name: &veth_name(&endpoint_id),
-                peer_name: &staging_ifname(&endpoint_id),
-                peer_netns: &path,
-                peer_mac: Some(mac),
-                mtu: port.mtu,
-                master: Some(port.index),
-                host_ipv6_off: true,
-                hairpin: true,
-                host_alias: Some(READY_ALIAS),
-            })
-            .await;
+        let staged = staging_ifname(&endpoint_id);
+        let res = async {
+            self.host
+                .create_veth(&VethSpec {
+                    host_name: &veth_name(&endpoint_id),
+                    peer_name: &staged,
+                    peer_netns: &path,
+                    peer_mac: Some(mac),
+                    mtu: port.mtu,
+                    master: Some(port.index),
+                    host_ipv6_off: true,
+                    hairpin: true,
+                    host_alias: Some(READY_ALIAS),
+                })
+                .await?;
+            bring_up(&path, &staged, port).await
+        }
+        .await;
         match res {
             Ok(()) => Ok(Prepared {
                 netns: path,
@@ -261,13 +279,41 @@ impl ReadyEndpoints {
         }
     }
 
-    /// Drop every ready endpoint (clean shutdown; a killed daemon's go at the next start).
-    pub fn drain(&self) {
+    /// Drop every ready endpoint, after the ones being made (clean shutdown; a killed daemon's go at
+    /// the next start).
+    pub async fn drain(&self) {
+        self.closed.store(true, Ordering::Release);
+        for _ in 0..100 {
+            if !self.inner().nets.values().any(|n| n.filling) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
         let nets = std::mem::take(&mut self.inner().nets);
         for p in nets.into_values().flat_map(|n| n.ready) {
             drop_namespace(&p.netns);
         }
     }
+}
+
+/// Inside the ready namespace: IPv6 off under the staging name (a name no other namespace has keeps the
+/// sysctl lookup short), then the final name and up in one message. The netlink socket goes with this
+/// function, so nothing but the bind mount holds the namespace.
+async fn bring_up(netns: &Path, staged: &str, port: &BridgePort) -> Result<(), LinuxError> {
+    let ipv6 = port.ipv6;
+    let name = staged.to_string();
+    let nl = Netlink::in_netns(netns, move || {
+        if !ipv6 {
+            sysctl::write_iface("ipv6", &name, "disable_ipv6", "1")?;
+        }
+        Ok(())
+    })
+    .await?;
+    let link = nl
+        .link_by_name(staged)
+        .await?
+        .ok_or_else(|| LinuxError::NotFound(staged.to_string()))?;
+    nl.rename_up(link.index, &port.ifname).await
 }
 
 /// Unbinding the namespace deletes the veth in it, and with it the host end on the bridge.

@@ -92,7 +92,7 @@ impl SandboxOs for LinuxSandboxOs {
         }
         let no_v6: Vec<(String, String)> = ifaces
             .iter()
-            .filter(|i| i.no_ipv6)
+            .filter(|i| i.no_ipv6 && !i.prepared)
             .map(|i| (i.staged_name.clone(), i.ifname.clone()))
             .collect();
         let nl = Netlink::in_netns(key, move || {
@@ -113,7 +113,12 @@ impl SandboxOs for LinuxSandboxOs {
         .map_err(err)?;
         let mut index: HashMap<String, u32> = HashMap::new();
         for i in ifaces {
-            let (link, staged) = match nl.link_by_name(&i.staged_name).await.map_err(err)? {
+            let staged_link = if i.prepared {
+                None
+            } else {
+                nl.link_by_name(&i.staged_name).await.map_err(err)?
+            };
+            let (link, staged) = match staged_link {
                 Some(l) => (l, true),
                 None => (
                     nl.link_by_name(&i.ifname)

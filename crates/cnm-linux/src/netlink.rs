@@ -186,7 +186,10 @@ impl Netlink {
         if let Some(mtu) = spec.mtu {
             host = host.mtu(mtu);
         }
-        if let Some(master) = spec.master {
+        // A link with an alias joins the bridge in the message that sets the alias, so no port of the
+        // bridge is ever seen without it.
+        let late_master = spec.host_alias.is_some();
+        if let Some(master) = spec.master.filter(|_| !late_master) {
             host = host.controller(master);
         }
         let res = self.handle.link().add(host.build()).execute().await;
@@ -197,31 +200,41 @@ impl Netlink {
             crate::sysctl::write_iface("ipv6", spec.host_name, "disable_ipv6", "1")?;
         }
         let hairpin = spec.hairpin && spec.master.is_some();
-        if spec.host_ipv6_off || hairpin || spec.host_alias.is_some() {
-            // One message: up (when still down), the bridge-port mode and the alias.
+        if spec.host_ipv6_off || hairpin || late_master {
+            // One message: up (when still down), the alias and the bridge (late) or the bridge-port mode.
             let mut msg = LinkUnspec::new_with_name(spec.host_name).up().build();
             if let Some(alias) = spec.host_alias {
                 msg.attributes
                     .push(LinkAttribute::IfAlias(alias.to_string()));
             }
-            if hairpin {
-                msg.attributes.push(LinkAttribute::LinkInfo(vec![
-                    NlLinkInfo::PortKind(InfoPortKind::Bridge),
-                    NlLinkInfo::PortData(InfoPortData::BridgePort(vec![
-                        InfoBridgePort::HairpinMode(true),
-                    ])),
-                ]));
+            if let Some(master) = spec.master.filter(|_| late_master) {
+                msg.attributes.push(LinkAttribute::Controller(master));
             }
-            // RTM_NEWLINK on an existing link (no create flags): only that path applies bridge-port data.
-            self.handle
-                .link()
-                .add(msg)
-                .set_flags(NLM_F_REQUEST | NLM_F_ACK)
-                .execute()
-                .await
-                .map_err(|e| LinuxError::netlink(format!("set {} up", spec.host_name), e))?;
+            if hairpin && !late_master {
+                msg.attributes.push(hairpin_attr());
+            }
+            self.set_existing(msg, &format!("set {} up", spec.host_name))
+                .await?;
+        }
+        if hairpin && late_master {
+            // Bridge-port data applies to a link that is a port already.
+            let mut msg = LinkUnspec::new_with_name(spec.host_name).build();
+            msg.attributes.push(hairpin_attr());
+            self.set_existing(msg, &format!("set hairpin on {}", spec.host_name))
+                .await?;
         }
         Ok(())
+    }
+
+    /// RTM_NEWLINK on an existing link (no create flags): only that path applies bridge-port data.
+    async fn set_existing(&self, msg: LinkMessage, what: &str) -> Result<()> {
+        self.handle
+            .link()
+            .add(msg)
+            .set_flags(NLM_F_REQUEST | NLM_F_ACK)
+            .execute()
+            .await
+            .map_err(|e| LinuxError::netlink(what.to_string(), e))
     }
 
     /// Rename a link that is down and bring it up, in one message (the kernel renames before it applies
@@ -244,13 +257,8 @@ impl Netlink {
     pub async fn clear_alias(&self, name: &str) -> Result<()> {
         let mut msg = LinkUnspec::new_with_name(name).build();
         msg.attributes.push(LinkAttribute::IfAlias(String::new()));
-        self.handle
-            .link()
-            .add(msg)
-            .set_flags(NLM_F_REQUEST | NLM_F_ACK)
-            .execute()
+        self.set_existing(msg, &format!("clear the alias of {name}"))
             .await
-            .map_err(|e| LinuxError::netlink(format!("clear the alias of {name}"), e))
     }
 
     pub async fn set_up(&self, index: u32) -> Result<()> {
@@ -462,4 +470,14 @@ fn link_info(msg: &LinkMessage) -> LinkInfo {
         }
     }
     info
+}
+
+/// Hairpin mode on a bridge port.
+fn hairpin_attr() -> LinkAttribute {
+    LinkAttribute::LinkInfo(vec![
+        NlLinkInfo::PortKind(InfoPortKind::Bridge),
+        NlLinkInfo::PortData(InfoPortData::BridgePort(vec![InfoBridgePort::HairpinMode(
+            true,
+        )])),
+    ])
 }

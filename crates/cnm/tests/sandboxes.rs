@@ -582,6 +582,23 @@ fn bridge_endpoints_made_ahead_are_taken_by_the_next_container_and_dropped_with_
     w.cnm(&["exec", "r1", "--", "ping", "-c1", "-W2", &ip0])
         .ok();
     w.sh(&format!("ping -c1 -W2 {ip1}")).ok();
+    // On an IPv4-only network neither way of making the interface leaves IPv6 on it.
+    for c in ["r0", "r1"] {
+        let v6 = w
+            .cnm(&[
+                "exec",
+                c,
+                "--",
+                "cat",
+                "/proc/sys/net/ipv6/conf/eth0/disable_ipv6",
+            ])
+            .ok();
+        assert_eq!(v6.stdout.trim(), "1", "{c}");
+        let addrs = w
+            .cnm(&["exec", c, "--", "ip", "-6", "addr", "show", "dev", "eth0"])
+            .ok();
+        assert!(addrs.stdout.trim().is_empty(), "{c}: {}", addrs.stdout);
+    }
     wait_until("the pool to refill", || w.veths(Some(&br)).1.len() == 2);
 
     // A requested MAC is not one a ready interface has: that container gets its own, and works.

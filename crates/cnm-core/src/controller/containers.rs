@@ -386,13 +386,15 @@ impl Controller {
         phases: &mut Phases,
     ) -> Result<()> {
         let nets = ctr.config.networks.clone();
+        let prepared = ready.as_ref().map(|r| r.endpoint_id.clone());
         let mut joined = Vec::new();
         for (net_id, req) in &nets {
             joined.push(self.attach(st, ctr, sb, net_id, req, ready.take()).await?);
             phases.lap("join");
         }
         let joined: Vec<&EndpointRecord> = joined.iter().collect();
-        self.apply_sandbox(st, sb, &joined, false).await?;
+        self.apply_sandbox(st, sb, &joined, prepared.as_deref(), false)
+            .await?;
         phases.lap("configure");
         self.write_files_with(st, ctr, sb, host_rc)?;
         phases.lap("files");
@@ -661,7 +663,7 @@ impl Controller {
             let ep = self
                 .attach(&mut st, &ctr, &mut sb, &net_id, &req, None)
                 .await?;
-            let mut applied = self.apply_sandbox(&st, &mut sb, &[&ep], false).await;
+            let mut applied = self.apply_sandbox(&st, &mut sb, &[&ep], None, false).await;
             if applied.is_ok() {
                 applied = self.ensure_resolver(&st, &sb).await;
             }
@@ -677,7 +679,7 @@ impl Controller {
             if let Err(e) = res {
                 sb.endpoints.retain(|x| *x != ep.id);
                 self.detach(&mut st, &ep, Path::new(&sb.key), false).await;
-                let _ = self.apply_sandbox(&st, &mut sb, &[], false).await;
+                let _ = self.apply_sandbox(&st, &mut sb, &[], None, false).await;
                 return Err(e);
             }
         }
@@ -755,7 +757,7 @@ impl Controller {
                 sb.endpoints.retain(|x| *x != ep.id);
                 batch.delete(Kind::Endpoint, &ep.id);
             }
-            if let Err(e) = self.apply_sandbox(&st, &mut sb, &[], false).await {
+            if let Err(e) = self.apply_sandbox(&st, &mut sb, &[], None, false).await {
                 tracing::warn!(container = %ctr.id, error = %e, "re-selecting the gateway failed");
             }
             if let Err(e) = self.sync_ports(&st, &ctr, &mut sb).await {

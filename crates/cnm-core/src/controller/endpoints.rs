@@ -279,13 +279,15 @@ impl Controller {
     }
 
     /// One visit to the sandbox's namespace: addresses for the interfaces just joined, then the default
-    /// routes moved to the gateway endpoints Docker's rule selects now. `force_routes` reinstalls the
-    /// routes whatever the record says is in place (restore).
+    /// routes moved to the gateway endpoints Docker's rule selects now. `prepared`: the endpoint whose
+    /// interface came ready (named, up, sysctls written). `force_routes` reinstalls the routes whatever
+    /// the record says is in place (restore).
     pub(crate) async fn apply_sandbox(
         &self,
         st: &State,
         sandbox: &mut SandboxRecord,
         joined: &[&EndpointRecord],
+        prepared: Option<&str>,
         force_routes: bool,
     ) -> Result<()> {
         let (wanted, e4, e6) = st.select_gateways(sandbox);
@@ -300,6 +302,7 @@ impl Controller {
                 staged_name: crate::ids::staging_ifname(&ep.id),
                 addresses: [ep.ipv4, ep.ipv6].into_iter().flatten().collect(),
                 no_ipv6: ep.ipv6.is_none(),
+                prepared: prepared == Some(ep.id.as_str()),
             })
             .collect();
         let routes = if force_routes {

@@ -335,7 +335,7 @@ impl Controller {
                 .map_err(|e| CoreError::Driver(e.0))?;
         }
         let joined: Vec<&EndpointRecord> = eps.iter().collect();
-        self.apply_sandbox(st, &mut sb, &joined, true).await
+        self.apply_sandbox(st, &mut sb, &joined, None, true).await
     }
 
     /// `none` and `host` keep their ids for the life of the data-root; `bridge` follows `--bip`.

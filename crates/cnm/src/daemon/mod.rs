@@ -242,7 +242,7 @@ async fn serve(args: DaemonArgs) -> anyhow::Result<()> {
     };
     http::serve(listener, daemon, shutdown).await;
     os.drop_spares();
-    ready.drain();
+    ready.drain().await;
     let _ = std::fs::remove_file(&sock);
     Ok(())
 }
