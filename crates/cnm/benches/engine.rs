@@ -162,7 +162,25 @@ fn main() {
     println!();
     println!("| daemon step (Server-Timing) | first {k} mean ms | last {k} mean ms | growth ms |");
     println!("|---|---|---|---|");
-    for (name, _) in &laps[0] {
+    // In order of first appearance: `ready` replaces `netns` once the pool has filled.
+    let mut names: Vec<&str> = Vec::new();
+    for (name, _) in laps.iter().flatten() {
+        if !names.contains(&name.as_str()) {
+            names.push(name);
+        }
+    }
+    let took_ready = |rows: &[Vec<(String, f64)>]| {
+        rows.iter()
+            .filter(|r| r.iter().any(|(n, _)| n == "ready"))
+            .count()
+    };
+    println!(
+        "starts that took a ready bridge endpoint: {} of {n} (first {k}: {}, last {k}: {})",
+        took_ready(&laps),
+        took_ready(&laps[..k]),
+        took_ready(&laps[n - k..])
+    );
+    for name in names {
         let mean_of = |rows: &[Vec<(String, f64)>]| {
             rows.iter()
                 .filter_map(|r| r.iter().find(|(n, _)| n == name).map(|(_, v)| *v))

@@ -259,7 +259,7 @@ impl Controller {
                     .map_err(|e| CoreError::Driver(e.0))?;
             }
         }
-        phases.lap("netns");
+        phases.lap(if ready.is_some() { "ready" } else { "netns" });
         // Read once for the container's resolv.conf and its resolver's upstreams.
         let mut host_rc = Some(self.host_resolv_conf());
         let mut res = self
