@@ -6,12 +6,20 @@
 //!   namespace; dnsperf reports no percentiles); it splits send → answer read (what the program
 //!   waits) from send → answer queued on its socket (the kernel's receive timestamp: resolver and
 //!   kernel, without the client's own wake-up), and reports how late the client itself sent against
-//!   its schedule (a late client sends its backlog in a burst);
+//!   its schedule (a late client sends its backlog in a burst); the sender is SCHED_FIFO 1 by default
+//!   (`CNM_DNS_PACED_CLIENT=normal` for a nice-0 one) so that the offered load keeps its schedule;
+//! - the same two measurements against a reference responder in the same container (127.0.0.12:53,
+//!   the least a UDP server can do, at the resolver's scheduling): the machine's floor and dnsperf's
+//!   ceiling in the same run. The paced runs alternate cnm and the reference (`CNM_DNS_PACED_ROUNDS`,
+//!   default 2) and print the VM's steal time (the hypervisor running something else) over each run;
+//!   `CNM_DNS_PACED_DIRECT=1` adds cnm's resolver at its own port, without the :53 redirect;
+//!   `CNM_DNS_PACED_TRACE=<file>` writes per-query timestamps to line up with a `perf record -k mono`;
 //! - what the resolver adds to attach: the daemon's sandbox time (Server-Timing) of containers on a user
 //!   network (resolver) against the default bridge (none), interleaved;
 //! - memory per sandbox resolver: daemon RSS growth per container, user network minus default bridge.
 //!
-//! Run: `cargo bench -p cnm --bench dns` (root; `CNM_BENCH_N` sets the attach/memory sample, default 200).
+//! Run: `cargo bench -p cnm --bench dns` (root; `CNM_BENCH_N` sets the attach/memory sample, default 200;
+//! `CNM_DNS_BENCH=paced` or `=throughput` runs only that part).
 
 #[path = "../tests/common/mod.rs"]
 mod common;

@@ -399,11 +399,11 @@ pub fn reference_responder(ns: File, addr: SocketAddrV4) -> Reference {
             sock.set_read_timeout(Some(Duration::from_millis(100)))
                 .expect("timeout");
             let param = libc::sched_param { sched_priority: 1 };
-            // SAFETY: pid 0 is this thread; `param` is a valid sched_param.
             // CNM_DNS_REFERENCE_CLASS=normal leaves it in the normal class (for comparison).
             let normal = std::env::var("CNM_DNS_REFERENCE_CLASS").is_ok_and(|v| v == "normal");
-            let rt = !normal
-                && unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) } == 0;
+            // SAFETY: pid 0 is this thread; `param` is a valid sched_param.
+            let rt =
+                !normal && unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) } == 0;
             ready_tx.send(rt).expect("ready");
             let fd = sock.as_raw_fd();
             let mut bufs = vec![[0u8; 512]; N];
