@@ -6,12 +6,20 @@
 //!   namespace; dnsperf reports no percentiles); it splits send → answer read (what the program
 //!   waits) from send → answer queued on its socket (the kernel's receive timestamp: resolver and
 //!   kernel, without the client's own wake-up), and reports how late the client itself sent against
-//!   its schedule (a late client sends its backlog in a burst);
+//!   its schedule (a late client sends its backlog in a burst); the sender is SCHED_FIFO 1 by default
+//!   (`CNM_DNS_PACED_CLIENT=normal` for a nice-0 one) so that the offered load keeps its schedule;
+//! - the same two measurements against a reference responder in the same container (127.0.0.12:53,
+//!   the least a UDP server can do, at the resolver's scheduling): the machine's floor and dnsperf's
+//!   ceiling in the same run. The paced runs alternate cnm and the reference (`CNM_DNS_PACED_ROUNDS`,
+//!   default 2) and print the VM's steal time (the hypervisor running something else) over each run;
+//!   `CNM_DNS_PACED_DIRECT=1` adds cnm's resolver at its own port, without the :53 redirect;
+//!   `CNM_DNS_PACED_TRACE=<file>` writes per-query timestamps to line up with a `perf record -k mono`;
 //! - what the resolver adds to attach: the daemon's sandbox time (Server-Timing) of containers on a user
 //!   network (resolver) against the default bridge (none), interleaved;
 //! - memory per sandbox resolver: daemon RSS growth per container, user network minus default bridge.
 //!
-//! Run: `cargo bench -p cnm --bench dns` (root; `CNM_BENCH_N` sets the attach/memory sample, default 200).
+//! Run: `cargo bench -p cnm --bench dns` (root; `CNM_BENCH_N` sets the attach/memory sample, default 200;
+//! `CNM_DNS_BENCH=paced` or `=throughput` runs only that part).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -25,7 +33,7 @@ use measure::{loadavg, pct, rss_kb, server_timing, Ms};
 use dnsbench::start_aardvark;
 
 use std::fs::File;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddrV4};
 use std::process::Command;
 use std::time::Duration;
 
@@ -129,6 +137,23 @@ fn throughput(w: &World, file: &str, gateway: &str, entries: &[(String, String, 
     println!("|---|---|---|---|---|");
     let (qps, lost, avg, max) = dnsperf(w, "client", "127.0.0.11", file, secs);
     println!("| cnm (127.0.0.11 in the container) | {qps:.0} | {lost} | {avg:.3} | {max:.2} |");
+    if std::env::var("CNM_DNS_PACED_DIRECT").is_ok_and(|v| v == "1") {
+        let pid = w.inspect("container", "client")["State"]["Pid"]
+            .as_u64()
+            .expect("pid") as u32;
+        let port = resolver_port(pid).to_string();
+        let mut args = vec!["exec", "client", "dnsperf", "-p", &port];
+        let rest = dnsbench::dnsperf_args("127.0.0.11", file, secs);
+        args.extend(rest.iter().map(String::as_str));
+        let r = dnsbench::parse_dnsperf(&w.cnm(&args).ok().stdout);
+        println!(
+            "| cnm at its own port {port}, without the :53 redirect | {:.0} | {} | {:.3} | {:.2} |",
+            r.qps, r.lost, r.avg_ms, r.max_ms
+        );
+    }
+    let (rq, rl, ra, rm) = dnsperf(w, "client", "127.0.0.12", file, secs);
+    println!("| reference responder (127.0.0.12 in the container: the least a server can do) | {rq:.0} | {rl} | {ra:.3} | {rm:.2} |");
+    println!("cnm / reference responder: {:.2}", qps / rq);
     match start_aardvark(w, gateway, entries) {
         Some(apid) => {
             std::thread::sleep(Duration::from_millis(300));
@@ -144,6 +169,18 @@ fn throughput(w: &World, file: &str, gateway: &str, entries: &[(String, String, 
     }
 }
 
+/// The UDP port cnm's resolver is bound to inside the container (127.0.0.11:<port>).
+fn resolver_port(pid: u32) -> u16 {
+    let out = Command::new("nsenter")
+        .args(["-t", &pid.to_string(), "-n", "ss", "-Hunl"])
+        .output()
+        .expect("ss");
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("127.0.0.11:")?.parse().ok())
+        .expect("resolver socket at 127.0.0.11")
+}
+
 fn main() {
     let n: usize = std::env::var("CNM_BENCH_N")
         .ok()
@@ -156,9 +193,11 @@ fn main() {
     let w = World::new();
     println!("cnm DNS benchmark, loadavg {}", loadavg());
 
-    // `CNM_DNS_BENCH=paced` runs only the paced latency part (for profiling the tail).
-    let paced_only = std::env::var("CNM_DNS_BENCH").is_ok_and(|v| v == "paced");
-    if !paced_only {
+    // `CNM_DNS_BENCH=paced` runs only the paced latency part (for profiling the tail),
+    // `CNM_DNS_BENCH=throughput` only the dnsperf part.
+    let part = std::env::var("CNM_DNS_BENCH").unwrap_or_default();
+    let (paced_only, throughput_only) = (part == "paced", part == "throughput");
+    if !paced_only && !throughput_only {
         attach_and_memory(&w, n);
     }
 
@@ -188,12 +227,21 @@ fn main() {
     let text: String = names.iter().map(|n| format!("{n} A\n")).collect();
     std::fs::write(&file, text).expect("query file");
     let file = file.to_str().expect("path").to_string();
-    if !paced_only {
-        throughput(&w, &file, gateway, &entries);
-    }
     let pid = w.inspect("container", "client")["State"]["Pid"]
         .as_u64()
         .expect("pid") as u32;
+    let cnm_dns = SocketAddrV4::new(Ipv4Addr::new(127, 0, 0, 11), 53);
+    let reference_dns = SocketAddrV4::new(Ipv4Addr::new(127, 0, 0, 12), 53);
+    let _reference = dnsbench::reference_responder(
+        File::open(format!("/proc/{pid}/ns/net")).expect("container netns"),
+        reference_dns,
+    );
+    if !paced_only {
+        throughput(&w, &file, gateway, &entries);
+    }
+    if throughput_only {
+        return;
+    }
     let qps = 10_000;
     let total = 60_000;
     let row = |v: &[f64]| {
@@ -205,43 +253,78 @@ fn main() {
             pct(v, 1.0)
         )
     };
-    let ns = File::open(format!("/proc/{pid}/ns/net")).expect("container netns");
-    let p = dnsbench::paced(
-        ns,
-        std::net::SocketAddrV4::new(Ipv4Addr::new(127, 0, 0, 11), 53),
-        &names,
-        qps,
-        total,
-    );
-    if p.lost > 0 {
-        // Which socket dropped them: the resolver's (127.0.0.11) or the client's (`d` in skmem).
-        let ss = Command::new("nsenter")
-            .args(["-t", &pid.to_string(), "-n", "ss", "-uamn"])
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-            .unwrap_or_default();
-        println!(
-            "lost {} queries; UDP sockets in the container:\n{ss}",
-            p.lost
-        );
+    let netns = || File::open(format!("/proc/{pid}/ns/net")).expect("container netns");
+    // The paced runs alternate cnm and the reference responder (the machine's floor), so both see
+    // the same moments of the shared machine; CNM_DNS_PACED_ROUNDS sets how many of each (default 2).
+    // The sender is real-time by default (CNM_DNS_PACED_CLIENT=normal for a nice-0 sender).
+    let rounds: usize = std::env::var("CNM_DNS_PACED_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2);
+    let client = match std::env::var("CNM_DNS_PACED_CLIENT").as_deref() {
+        Ok("normal") => dnsbench::Client::Normal,
+        _ => dnsbench::Client::RealTime,
+    };
+    let mut targets = vec![
+        ("cnm, 127.0.0.11:53".to_string(), cnm_dns),
+        (
+            "reference responder, 127.0.0.12:53".to_string(),
+            reference_dns,
+        ),
+    ];
+    // CNM_DNS_PACED_DIRECT=1 adds cnm's resolver at its own port, without the :53 redirect (the
+    // nf_tables DNAT in the container): what the redirect costs.
+    if std::env::var("CNM_DNS_PACED_DIRECT").is_ok_and(|v| v == "1") {
+        let port = resolver_port(pid);
+        targets.push((
+            format!("cnm, 127.0.0.11:{port} (its socket, no redirect)"),
+            SocketAddrV4::new(Ipv4Addr::new(127, 0, 0, 11), port),
+        ));
+    }
+    let mut p99s: Vec<Vec<f64>> = vec![vec![]; targets.len()];
+    for round in 0..rounds {
+        for (k, (label, server)) in targets.iter().enumerate() {
+            let (label, server) = (label.as_str(), *server);
+            let (steal0, load0) = (dnsbench::steal_ms(), loadavg());
+            let p = dnsbench::paced(netns(), server, &names, qps, total, client);
+            let steal = dnsbench::steal_ms() - steal0;
+            if p.lost > 0 {
+                // Which socket dropped them: the server's or the client's (`d` in skmem).
+                let ss = Command::new("nsenter")
+                    .args(["-t", &pid.to_string(), "-n", "ss", "-uamn"])
+                    .output()
+                    .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                    .unwrap_or_default();
+                println!(
+                    "lost {} queries; UDP sockets in the container:\n{ss}",
+                    p.lost
+                );
+            }
+            p99s[k].push(pct(&p.at_socket, 0.99));
+            println!();
+            println!(
+                "| round {}: {label}, paced {qps} queries/s ({client:?} sender) from inside the container, {total} queries, lost {}; loadavg {load0}, VM steal {steal:.0} ms | p50 ms | p99 ms | p99.9 ms | max ms |",
+                round + 1,
+                p.lost
+            );
+            println!("|---|---|---|---|---|");
+            println!(
+                "| query sent → answer read by the client | {} |",
+                row(&p.seen)
+            );
+            println!(
+                "| query sent → answer queued on the client's socket (kernel timestamp) | {} |",
+                row(&p.at_socket)
+            );
+            println!(
+                "| the client's own lateness in sending (against its schedule) | {} |",
+                row(&p.send_lag)
+            );
+        }
     }
     println!();
-    println!(
-        "| paced client, {qps} queries/s from inside the container, {total} queries, lost {} | p50 ms | p99 ms | p99.9 ms | max ms |",
-        p.lost
-    );
-    println!("|---|---|---|---|---|");
-    println!(
-        "| query sent → answer read by the client | {} |",
-        row(&p.seen)
-    );
-    println!(
-        "| query sent → answer queued on the client's socket (kernel timestamp) | {} |",
-        row(&p.at_socket)
-    );
-    println!(
-        "| the client's own lateness in sending (against its schedule) | {} |",
-        row(&p.send_lag)
-    );
+    for ((label, _), v) in targets.iter().zip(&p99s) {
+        println!("p99 at the socket per round, {label}: {v:.3?} ms");
+    }
     println!("loadavg at the end {}", loadavg());
 }

@@ -88,6 +88,7 @@ pub(crate) fn scenario_dns(
                     names,
                     sz.paced_qps,
                     sz.paced_total,
+                    dnsbench::Client::Normal,
                 );
                 if sz.quick {
                     assert_eq!(lost, 0, "{label}: paced client lost {lost} queries");

@@ -9,7 +9,7 @@ use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
 use std::os::fd::{AsFd, AsRawFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::common::World;
 
@@ -97,6 +97,14 @@ pub fn query(name: &str) -> Vec<u8> {
     q
 }
 
+/// The monotonic clock in ns: the sender's schedule.
+fn monotonic_ns() -> u64 {
+    // SAFETY: clock_gettime only writes the timespec it is given.
+    let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
 /// The realtime clock in ns: the clock the kernel's receive timestamps (SO_TIMESTAMPNS) are on.
 fn realtime_ns() -> u64 {
     // SAFETY: clock_gettime only writes the timespec it is given.
@@ -140,6 +148,15 @@ fn recv_stamped(fd: i32, buf: &mut [u8]) -> Option<(usize, u64)> {
     Some((n as usize, 0))
 }
 
+/// How the paced client's sending thread is scheduled (its receiving thread is always a normal one,
+/// like a program in a container). `RealTime` (SCHED_FIFO 1, the resolver's own class) keeps the
+/// offered load at its schedule on a busy machine instead of a late sender catching up in bursts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Client {
+    Normal,
+    RealTime,
+}
+
 /// What the paced client saw, in ms per answered query.
 pub struct Paced {
     /// Send until the client read the answer: what a program in the container waits.
@@ -155,7 +172,14 @@ pub struct Paced {
 /// `total` queries (< 65536, so ids are unique) at `qps` to `server` from inside the network namespace `ns`.
 /// A query counts as lost without an answer within a second. The send time is taken right before
 /// `send`, so a late sender does not count against the resolver (its lag is reported apart).
-pub fn paced(ns: File, server: SocketAddrV4, names: &[String], qps: u32, total: usize) -> Paced {
+pub fn paced(
+    ns: File,
+    server: SocketAddrV4,
+    names: &[String],
+    qps: u32,
+    total: usize,
+    client: Client,
+) -> Paced {
     assert!(total < 65536);
     // The socket is made on a thread of its own that entered the namespace; it keeps that namespace.
     let sock = std::thread::spawn(move || {
@@ -177,44 +201,112 @@ pub fn paced(ns: File, server: SocketAddrV4, names: &[String], qps: u32, total: 
     rx.set_read_timeout(Some(Duration::from_secs(1)))
         .expect("timeout");
     let sent_rx = sent.clone();
-    let receiver = std::thread::spawn(move || {
-        let (mut seen, mut at_socket) = (Vec::with_capacity(total), Vec::with_capacity(total));
-        let mut buf = [0u8; 1500];
-        while seen.len() < total {
-            let Some((n, kts)) = recv_stamped(rx.as_raw_fd(), &mut buf) else {
-                break;
-            };
-            let now = realtime_ns();
-            if n < 12 {
-                continue;
-            }
-            let id = u16::from_be_bytes([buf[0], buf[1]]) as usize;
-            if let Some(t) = sent_rx.get(id) {
-                let t0 = t.swap(0, Ordering::AcqRel);
-                if t0 != 0 {
-                    seen.push(now.saturating_sub(t0) as f64 / 1e6);
-                    at_socket.push(kts.saturating_sub(t0) as f64 / 1e6);
+    // With CNM_DNS_PACED_TRACE=<file>, one line per query (realtime ns: due, sent, answer queued,
+    // answer read) for lining delayed queries up against a `perf` trace taken with `-k realtime`.
+    let trace_file = std::env::var_os("CNM_DNS_PACED_TRACE");
+    let stamps: Arc<Vec<[AtomicU64; 3]>> = Arc::new(
+        (0..if trace_file.is_some() { total } else { 0 })
+            .map(|_| Default::default())
+            .collect(),
+    );
+    let stamps_rx = stamps.clone();
+    let receiver = std::thread::Builder::new()
+        .name("paced-rx".into())
+        .spawn(move || {
+            let (mut seen, mut at_socket) = (Vec::with_capacity(total), Vec::with_capacity(total));
+            let mut buf = [0u8; 1500];
+            while seen.len() < total {
+                let Some((n, kts)) = recv_stamped(rx.as_raw_fd(), &mut buf) else {
+                    break;
+                };
+                let now = realtime_ns();
+                if n < 12 {
+                    continue;
+                }
+                let id = u16::from_be_bytes([buf[0], buf[1]]) as usize;
+                if let Some(t) = sent_rx.get(id) {
+                    let t0 = t.swap(0, Ordering::AcqRel);
+                    if t0 != 0 {
+                        if let Some(s) = stamps_rx.get(id) {
+                            s[1].store(kts, Ordering::Relaxed);
+                            s[2].store(now, Ordering::Relaxed);
+                        }
+                        seen.push(now.saturating_sub(t0) as f64 / 1e6);
+                        at_socket.push(kts.saturating_sub(t0) as f64 / 1e6);
+                    }
                 }
             }
-        }
-        (seen, at_socket)
-    });
+            (seen, at_socket)
+        })
+        .expect("receiver thread");
     let interval = Duration::from_secs(1) / qps;
-    let mut send_lag = Vec::with_capacity(total);
-    let epoch = Instant::now();
-    for i in 0..total {
-        let due = interval * i as u32;
-        let now = epoch.elapsed();
-        if due > now {
-            std::thread::sleep(due - now);
-        }
-        let mut q = queries[i % queries.len()].clone();
-        q[..2].copy_from_slice(&(i as u16).to_be_bytes());
-        send_lag.push(epoch.elapsed().saturating_sub(due).as_secs_f64() * 1e3);
-        sent[i].store(realtime_ns(), Ordering::Release);
-        let _ = sock.send(&q);
-    }
+    let epoch_realtime = realtime_ns();
+    let tx = sock.try_clone().expect("clone");
+    let stamps_tx = stamps.clone();
+    let sender = std::thread::Builder::new()
+        .name("paced-tx".into())
+        .spawn(move || {
+            // The sender wakes at its due time, not up to the default 50 µs of timer slack later, and
+            // sleeps to an absolute deadline (a relative sleep adds the time spent computing it).
+            // SAFETY: prctl with integer arguments on the calling thread.
+            unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong, 0, 0, 0) };
+            if client == Client::RealTime {
+                let param = libc::sched_param { sched_priority: 1 };
+                // SAFETY: pid 0 is this thread; `param` is a valid sched_param.
+                let rc = unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) };
+                assert_eq!(rc, 0, "paced sender: SCHED_FIFO");
+            }
+            let mut send_lag = Vec::with_capacity(total);
+            let epoch = monotonic_ns();
+            for i in 0..total {
+                let due = epoch + (interval * i as u32).as_nanos() as u64;
+                if monotonic_ns() < due {
+                    let ts = libc::timespec {
+                        tv_sec: (due / 1_000_000_000) as libc::time_t,
+                        tv_nsec: (due % 1_000_000_000) as libc::c_long,
+                    };
+                    // SAFETY: an absolute sleep on a valid timespec; an interruption only shortens
+                    // it, and the lag below shows any lateness.
+                    unsafe {
+                        libc::clock_nanosleep(
+                            libc::CLOCK_MONOTONIC,
+                            libc::TIMER_ABSTIME,
+                            &ts,
+                            std::ptr::null_mut(),
+                        )
+                    };
+                }
+                let mut q = queries[i % queries.len()].clone();
+                q[..2].copy_from_slice(&(i as u16).to_be_bytes());
+                send_lag.push(monotonic_ns().saturating_sub(due) as f64 / 1e6);
+                let t0 = realtime_ns();
+                if let Some(s) = stamps_tx.get(i) {
+                    s[0].store(t0, Ordering::Relaxed);
+                }
+                sent[i].store(t0, Ordering::Release);
+                let _ = tx.send(&q);
+            }
+            send_lag
+        })
+        .expect("sender thread");
+    let send_lag = sender.join().expect("sender");
     let (seen, at_socket) = receiver.join().expect("receiver");
+    if let Some(path) = trace_file {
+        // SAFETY: clock_gettime only writes the timespec it is given.
+        let mut mono: libc::timespec = unsafe { std::mem::zeroed() };
+        unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut mono) };
+        let offset =
+            realtime_ns() as i128 - (mono.tv_sec as i128 * 1_000_000_000 + mono.tv_nsec as i128);
+        let mut out = format!(
+            "# due_ns sent_ns queued_ns read_ns (realtime; 0 = no answer); realtime - monotonic = {offset}\n"
+        );
+        for (i, s) in stamps.iter().enumerate() {
+            let due = epoch_realtime + (interval * i as u32).as_nanos() as u64;
+            let [a, b, c] = s.each_ref().map(|v| v.load(Ordering::Relaxed));
+            out.push_str(&format!("{due} {a} {b} {c}\n"));
+        }
+        std::fs::write(&path, out).expect("paced trace file");
+    }
     Paced {
         lost: total - seen.len(),
         seen,
@@ -271,4 +363,134 @@ fn set_int_option(sock: &UdpSocket, option: libc::c_int, value: libc::c_int, wha
         )
     };
     assert_eq!(rc, 0, "{what}");
+}
+
+/// A reference responder for the machine's floor: the least a UDP DNS server can do. One thread,
+/// in the network namespace `ns`, bound to `addr`, at the same scheduling as cnm's UDP thread
+/// (SCHED_FIFO 1, when permitted), answers every datagram that looks like a query with its own
+/// header turned into a reply (QR set, NOERROR, no records) and the question as sent, reading and
+/// writing up to 16 at a time (`recvmmsg`/`sendmmsg`). What it costs per query is the kernel's
+/// loopback path and the wake-ups, which any resolver pays too; against it, `dnsperf` and the
+/// paced client show what this machine can do at all. Stops when the returned flag is set.
+pub struct Reference {
+    pub stop: Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Reference {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+pub fn reference_responder(ns: File, addr: SocketAddrV4) -> Reference {
+    const N: usize = 16;
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = stop.clone();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let thread = std::thread::Builder::new()
+        .name("reference-dns".into())
+        .spawn(move || {
+            nix::sched::setns(ns.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
+            let sock = UdpSocket::bind(addr).expect("bind reference responder");
+            sock.set_read_timeout(Some(Duration::from_millis(100)))
+                .expect("timeout");
+            let param = libc::sched_param { sched_priority: 1 };
+            // CNM_DNS_REFERENCE_CLASS=normal leaves it in the normal class (for comparison).
+            let normal = std::env::var("CNM_DNS_REFERENCE_CLASS").is_ok_and(|v| v == "normal");
+            // SAFETY: pid 0 is this thread; `param` is a valid sched_param.
+            let rt =
+                !normal && unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) } == 0;
+            ready_tx.send(rt).expect("ready");
+            let fd = sock.as_raw_fd();
+            let mut bufs = vec![[0u8; 512]; N];
+            // SAFETY: all-zero sockaddr_storage, iovec and mmsghdr are valid; pointers set below.
+            let mut names: [libc::sockaddr_storage; N] = unsafe { std::mem::zeroed() };
+            let mut iovs: [libc::iovec; N] = unsafe { std::mem::zeroed() };
+            let mut hdrs: [libc::mmsghdr; N] = unsafe { std::mem::zeroed() };
+            while !flag.load(Ordering::Relaxed) {
+                for i in 0..N {
+                    iovs[i] = libc::iovec {
+                        iov_base: bufs[i].as_mut_ptr().cast(),
+                        iov_len: bufs[i].len(),
+                    };
+                    hdrs[i].msg_hdr.msg_name =
+                        (&mut names[i] as *mut libc::sockaddr_storage).cast();
+                    hdrs[i].msg_hdr.msg_namelen =
+                        std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+                    hdrs[i].msg_hdr.msg_iov = &mut iovs[i];
+                    hdrs[i].msg_hdr.msg_iovlen = 1;
+                }
+                // SAFETY: N headers pointing at live buffers; blocks until one datagram (or the
+                // socket's timeout), then takes what else is queued.
+                let n = unsafe {
+                    libc::recvmmsg(
+                        fd,
+                        hdrs.as_mut_ptr(),
+                        N as libc::c_uint,
+                        libc::MSG_WAITFORONE,
+                        std::ptr::null_mut(),
+                    )
+                };
+                if n <= 0 {
+                    continue;
+                }
+                let mut out = 0;
+                for i in 0..n as usize {
+                    let len = hdrs[i].msg_len as usize;
+                    // A query: at least a header, QR clear. Anything else is dropped.
+                    if len < 12 || bufs[i][2] & 0x80 != 0 {
+                        continue;
+                    }
+                    let b = &mut bufs[i];
+                    b[2] = 0x80 | (b[2] & 0x79); // QR, opcode and RD kept, AA/TC clear
+                    b[3] = 0x80; // RA, NOERROR
+                    b[6..12].fill(0); // no answer, authority or additional records
+                                      // Keep only the header and the question (skip its name, then type and class).
+                    let mut p = 12;
+                    while p < len && b[p] != 0 && b[p] & 0xC0 == 0 {
+                        p += 1 + b[p] as usize;
+                    }
+                    let end = (p + 5).min(len);
+                    iovs[out] = libc::iovec {
+                        iov_base: b.as_mut_ptr().cast(),
+                        iov_len: end,
+                    };
+                    hdrs[out].msg_hdr.msg_name =
+                        (&mut names[i] as *mut libc::sockaddr_storage).cast();
+                    hdrs[out].msg_hdr.msg_namelen = hdrs[i].msg_hdr.msg_namelen;
+                    hdrs[out].msg_hdr.msg_iov = &mut iovs[out];
+                    out += 1;
+                }
+                // SAFETY: the first `out` headers point at live buffers and addresses.
+                unsafe { libc::sendmmsg(fd, hdrs.as_mut_ptr(), out as libc::c_uint, 0) };
+            }
+        })
+        .expect("reference responder thread");
+    let rt = ready_rx.recv().expect("reference responder started");
+    if !rt {
+        println!("(reference responder: SCHED_FIFO not permitted, normal priority)");
+    }
+    Reference {
+        stop,
+        thread: Some(thread),
+    }
+}
+
+/// The machine's steal time so far, in ms, over all CPUs: time a vCPU had work but the hypervisor
+/// ran something else (`/proc/stat`). Read before and after a measurement, it says how much of it
+/// the VM itself was not running.
+pub fn steal_ms() -> f64 {
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    std::fs::read_to_string("/proc/stat")
+        .ok()
+        .and_then(|s| {
+            let line = s.lines().find(|l| l.starts_with("cpu "))?.to_string();
+            line.split_whitespace().nth(8)?.parse::<f64>().ok()
+        })
+        .map_or(0.0, |ticks| ticks * 1000.0 / hz)
 }
