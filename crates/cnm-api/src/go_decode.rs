@@ -1,13 +1,12 @@
 //! Go's `encoding/json` rules over borrowed slices of the request body, without a `serde_json::Value`
 //! tree.
 //!
-//! A body is split into `&RawValue`s (a scan, no allocation) level by level: a struct collects its
-//! keys and the raw text of their values first (so that Go's rules can be applied — case-insensitive
-//! field names, `null` means absent, the last of two keys naming one field wins), then hands each
-//! value to the field's type as another raw slice. Maps and lists stream: each value is given to the
-//! element type as it is read, so a map with 10,000 keys (`HostConfig.PortBindings` for a port range)
-//! costs its element type's work and nothing per key here. Strings without escapes reach the
-//! visitors borrowed from the body.
+//! A struct collects its keys and the raw text of their values first (`&RawValue`s: a scan, no
+//! allocation), so that Go's rules can be applied — case-insensitive field names, `null` means
+//! absent, the last of two keys naming one field wins — then hands each value to the field's type as
+//! another raw slice. Maps and lists stream: each value is given to the element type as serde_json
+//! reads it, so a map with 10,000 keys (`HostConfig.PortBindings` for a port range) is read once, at
+//! its element type's cost. Strings without escapes reach the visitors borrowed from the body.
 
 use std::borrow::Cow;
 
@@ -45,21 +44,8 @@ impl<'de> GoRaw<'de> {
         self.text() == "null"
     }
 
-    fn first(&self) -> u8 {
-        self.text().as_bytes().first().copied().unwrap_or(b' ')
-    }
-
     fn json(&self) -> serde_json::Deserializer<serde_json::de::StrRead<'de>> {
         serde_json::Deserializer::from_str(self.text())
-    }
-
-    /// What a non-object value is, for Go's "expected a JSON object" error.
-    fn unexpected_kind(&self) -> Result<serde_json::Error, serde_json::Error> {
-        let v: serde_json::Value = serde_json::from_str(self.text())?;
-        Ok(de::Error::invalid_type(
-            crate::json::unexpected(&v),
-            &"a JSON object",
-        ))
     }
 }
 
@@ -88,16 +74,33 @@ impl<'de> de::Deserialize<'de> for Key<'de> {
     }
 }
 
-/// A struct's members as (field name after Go's matching, raw value), `null`s dropped, one per field.
-fn struct_members<'de>(
-    raw: &GoRaw<'de>,
+/// A struct's members as (field name after Go's matching, raw value), `null`s dropped, one per field,
+/// read from `d` in one pass. A `null` struct has none; anything but an object is refused with the
+/// words of the `Value` decoder (`invalid type: number, expected a JSON object`).
+fn struct_members<'de, D: Deserializer<'de>>(
+    d: D,
     fields: &'static [&'static str],
-) -> Result<Vec<(Cow<'de, str>, &'de RawValue)>, serde_json::Error> {
+) -> Result<Vec<(Cow<'de, str>, &'de RawValue)>, D::Error> {
     struct Collect;
     impl<'de> Visitor<'de> for Collect {
         type Value = Vec<(Cow<'de, str>, &'de RawValue)>;
         fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
             f.write_str("a JSON object")
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(Vec::new())
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(Vec::new())
+        }
+        fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+            Err(E::invalid_type(de::Unexpected::Other("number"), &self))
+        }
+        fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+            Err(E::invalid_type(de::Unexpected::Other("number"), &self))
+        }
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+            Err(E::invalid_type(de::Unexpected::Other("number"), &self))
         }
         fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Self::Value, A::Error> {
             let mut out = Vec::new();
@@ -108,7 +111,7 @@ fn struct_members<'de>(
             Ok(out)
         }
     }
-    let members = raw.json().deserialize_map(Collect)?;
+    let members = d.deserialize_any(Collect)?;
     let mut out: Vec<(Cow<'de, str>, &'de RawValue)> = Vec::with_capacity(members.len());
     for (key, value) in members {
         // Go leaves the field at its zero value; so does an absent key.
@@ -139,11 +142,7 @@ impl<'de> Deserializer<'de> for GoRaw<'de> {
     type Error = serde_json::Error;
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
-        match self.first() {
-            b'{' => self.json().deserialize_map(StreamMap(visitor)),
-            b'[' => self.json().deserialize_seq(StreamSeq(visitor)),
-            _ => self.json().deserialize_any(visitor),
-        }
+        GoDirect(&mut self.json()).deserialize_any(visitor)
     }
 
     fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
@@ -160,20 +159,11 @@ impl<'de> Deserializer<'de> for GoRaw<'de> {
         fields: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, Self::Error> {
-        match self.first() {
-            b'{' => {
-                let members = struct_members(&self, fields)?;
-                visitor.visit_map(Members {
-                    iter: members.into_iter(),
-                    value: None,
-                })
-            }
-            b'n' if self.is_null() => visitor.visit_map(Members {
-                iter: Vec::new().into_iter(),
-                value: None,
-            }),
-            _ => Err(self.unexpected_kind()?),
-        }
+        let members = struct_members(&mut self.json(), fields)?;
+        visitor.visit_map(Members {
+            iter: members.into_iter(),
+            value: None,
+        })
     }
 
     fn deserialize_newtype_struct<V: Visitor<'de>>(
@@ -249,24 +239,128 @@ impl<'de> MapAccess<'de> for Members<'de> {
     }
 }
 
-/// A map read as it streams: keys as serde_json gives them, each value another [`GoRaw`].
-struct StreamMap<V>(V);
+/// Go's rules on a deserializer positioned at a value (serde_json's, inside a map or list being
+/// read): maps, lists and options stream through with their values wrapped again, so they are read
+/// once; only a struct takes its value's raw text first (a scan) to apply Go's field rules.
+pub(crate) struct GoDirect<D>(pub(crate) D);
 
-impl<'de, V: Visitor<'de>> Visitor<'de> for StreamMap<V> {
+impl<'de, D: Deserializer<'de>> Deserializer<'de> for GoDirect<D> {
+    type Error = D::Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        self.0.deserialize_any(Wrap(visitor))
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        self.0.deserialize_option(Wrap(visitor))
+    }
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        let members = struct_members(self.0, fields)?;
+        visitor
+            .visit_map(Members {
+                iter: members.into_iter(),
+                value: None,
+            })
+            .map_err(rewrap)
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        visitor.visit_newtype_struct(self)
+    }
+
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        self.0.deserialize_enum(name, variants, visitor)
+    }
+
+    fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        self.0.deserialize_ignored_any(visitor)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf unit unit_struct seq tuple tuple_struct map identifier
+    }
+}
+
+/// A visitor whose maps, lists and `Some` values are read with [`GoDirect`] again.
+struct Wrap<V>(V);
+
+macro_rules! forward_visits {
+    ($($method:ident($t:ty)),* $(,)?) => {
+        $(fn $method<E: de::Error>(self, v: $t) -> Result<Self::Value, E> {
+            self.0.$method(v)
+        })*
+    };
+}
+
+impl<'de, V: Visitor<'de>> Visitor<'de> for Wrap<V> {
     type Value = V::Value;
 
     fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         self.0.expecting(f)
     }
 
+    forward_visits! {
+        visit_bool(bool), visit_i64(i64), visit_u64(u64), visit_i128(i128), visit_u128(u128),
+        visit_f64(f64), visit_char(char), visit_str(&str), visit_borrowed_str(&'de str),
+        visit_string(String), visit_bytes(&[u8]), visit_borrowed_bytes(&'de [u8]),
+        visit_byte_buf(Vec<u8>),
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        self.0.visit_none()
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        self.0.visit_unit()
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        self.0.visit_some(GoDirect(d))
+    }
+
+    fn visit_newtype_struct<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        self.0.visit_newtype_struct(GoDirect(d))
+    }
+
     fn visit_map<A: MapAccess<'de>>(self, m: A) -> Result<Self::Value, A::Error> {
-        self.0.visit_map(StreamMapAccess(m))
+        self.0.visit_map(DirectMap(m))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, s: A) -> Result<Self::Value, A::Error> {
+        self.0.visit_seq(DirectSeq(s))
     }
 }
 
-struct StreamMapAccess<A>(A);
+/// A value seed whose deserializer is wrapped in [`GoDirect`].
+struct DirectSeed<S>(S);
 
-impl<'de, A: MapAccess<'de>> MapAccess<'de> for StreamMapAccess<A> {
+impl<'de, S: DeserializeSeed<'de>> DeserializeSeed<'de> for DirectSeed<S> {
+    type Value = S::Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<S::Value, D::Error> {
+        self.0.deserialize(GoDirect(d))
+    }
+}
+
+struct DirectMap<A>(A);
+
+impl<'de, A: MapAccess<'de>> MapAccess<'de> for DirectMap<A> {
     type Error = A::Error;
 
     fn next_key_seed<K: DeserializeSeed<'de>>(
@@ -280,8 +374,7 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for StreamMapAccess<A> {
         &mut self,
         seed: S,
     ) -> Result<S::Value, Self::Error> {
-        let raw: &'de RawValue = self.0.next_value()?;
-        seed.deserialize(GoRaw(raw)).map_err(rewrap)
+        self.0.next_value_seed(DirectSeed(seed))
     }
 
     fn size_hint(&self) -> Option<usize> {
@@ -289,34 +382,16 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for StreamMapAccess<A> {
     }
 }
 
-/// A list read as it streams, each element another [`GoRaw`].
-struct StreamSeq<V>(V);
+struct DirectSeq<A>(A);
 
-impl<'de, V: Visitor<'de>> Visitor<'de> for StreamSeq<V> {
-    type Value = V::Value;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.expecting(f)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, s: A) -> Result<Self::Value, A::Error> {
-        self.0.visit_seq(StreamSeqAccess(s))
-    }
-}
-
-struct StreamSeqAccess<A>(A);
-
-impl<'de, A: SeqAccess<'de>> SeqAccess<'de> for StreamSeqAccess<A> {
+impl<'de, A: SeqAccess<'de>> SeqAccess<'de> for DirectSeq<A> {
     type Error = A::Error;
 
     fn next_element_seed<T: DeserializeSeed<'de>>(
         &mut self,
         seed: T,
     ) -> Result<Option<T::Value>, Self::Error> {
-        match self.0.next_element::<&'de RawValue>()? {
-            Some(raw) => seed.deserialize(GoRaw(raw)).map(Some).map_err(rewrap),
-            None => Ok(None),
-        }
+        self.0.next_element_seed(DirectSeed(seed))
     }
 
     fn size_hint(&self) -> Option<usize> {

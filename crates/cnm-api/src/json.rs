@@ -74,7 +74,21 @@ pub fn decode_json_body_opt<T: DeserializeOwned>(body: &[u8]) -> Result<Option<T
     if body.iter().all(|b| b.is_ascii_whitespace()) {
         return Ok(None);
     }
-    // The first value's text (a syntax check, no tree), then the types straight from its slices.
+    // Straight from the body: a struct reads its members' text in one pass (which checks the syntax
+    // of the whole object before any field is decoded), maps and lists stream (go_decode.rs).
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let err = match T::deserialize(crate::go_decode::GoDirect(&mut de)) {
+        Ok(v) => return Ok(Some(v)),
+        Err(e) => e,
+    };
+    if matches!(
+        err.classify(),
+        serde_json::error::Category::Syntax | serde_json::error::Category::Eof
+    ) {
+        return Err(json_error(body, &err));
+    }
+    // A refused value: the error a syntax check of the whole first value, then the types, give
+    // (a body that is not an object is refused for its syntax first, as Go's decoder does).
     let mut stream =
         serde_json::Deserializer::from_slice(body).into_iter::<&serde_json::value::RawValue>();
     let raw = match stream.next() {
