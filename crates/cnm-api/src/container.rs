@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize, Serializer};
 use serde_json::Value;
 
 use crate::endpoint::EndpointSettings;
+use crate::ports::{ExposedPorts, PortBindings};
 use crate::time::human_duration;
 use crate::version::{ApiVersion, Shape};
 
@@ -85,9 +86,10 @@ pub struct HostConfig {
     /// `default`, `bridge`, `host`, `none`, `container:<id>` or a network name.
     #[serde(rename = "NetworkMode", alias = "networkmode")]
     pub network_mode: String,
-    /// Requested port bindings (`-p`), echoed as given (`{"80/tcp":[{"HostIp":"","HostPort":"8080"}]}`).
+    /// Requested port bindings (`-p`), echoed as given (`{"80/tcp":[{"HostIp":"","HostPort":"8080"}]}`);
+    /// held as runs of ports, not one entry per key (crate::ports).
     #[serde(rename = "PortBindings", alias = "portbindings")]
-    pub port_bindings: PortMap,
+    pub port_bindings: PortBindings,
     #[serde(rename = "RestartPolicy", alias = "restartpolicy")]
     pub restart_policy: RestartPolicy,
     /// `--rm`.
@@ -294,13 +296,13 @@ pub struct ContainerCreateRequest {
     pub attach_stdout: bool,
     #[serde(rename = "AttachStderr", alias = "attachstderr")]
     pub attach_stderr: bool,
-    /// `{"80/tcp":{}}`.
+    /// `{"80/tcp":{}}`, held as runs of ports (crate::ports).
     #[serde(
         rename = "ExposedPorts",
         alias = "exposedports",
         skip_serializing_if = "Option::is_none"
     )]
-    pub exposed_ports: Option<BTreeMap<String, Empty>>,
+    pub exposed_ports: Option<ExposedPorts>,
     #[serde(rename = "Tty", alias = "tty")]
     pub tty: bool,
     #[serde(rename = "OpenStdin", alias = "openstdin")]
@@ -923,6 +925,7 @@ mod tests {
         let pb = r
             .host_config
             .port_bindings
+            .to_map()
             .get("80/tcp")
             .cloned()
             .flatten()
@@ -938,7 +941,10 @@ mod tests {
             ep.ipam_config.as_ref().map(|c| c.ipv4_address.as_str()),
             Some("172.18.0.9")
         );
-        assert!(r.exposed_ports.expect("exposed").contains_key("80/tcp"));
+        assert_eq!(
+            r.exposed_ports.expect("exposed").keys().collect::<Vec<_>>(),
+            vec!["80/tcp"]
+        );
     }
 
     #[test]

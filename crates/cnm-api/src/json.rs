@@ -74,15 +74,31 @@ pub fn decode_json_body_opt<T: DeserializeOwned>(body: &[u8]) -> Result<Option<T
     if body.iter().all(|b| b.is_ascii_whitespace()) {
         return Ok(None);
     }
-    let mut stream = serde_json::Deserializer::from_slice(body).into_iter::<Value>();
-    let value = match stream.next() {
+    // Straight from the body: a struct reads its members' text in one pass (which checks the syntax
+    // of the whole object before any field is decoded), maps and lists stream (go_decode.rs).
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let err = match T::deserialize(crate::go_decode::GoDirect(&mut de)) {
+        Ok(v) => return Ok(Some(v)),
+        Err(e) => e,
+    };
+    if matches!(
+        err.classify(),
+        serde_json::error::Category::Syntax | serde_json::error::Category::Eof
+    ) {
+        return Err(json_error(body, &err));
+    }
+    // A refused value: the error a syntax check of the whole first value, then the types, give
+    // (a body that is not an object is refused for its syntax first, as Go's decoder does).
+    let mut stream =
+        serde_json::Deserializer::from_slice(body).into_iter::<&serde_json::value::RawValue>();
+    let raw = match stream.next() {
         Some(Ok(v)) => v,
         Some(Err(e)) => return Err(json_error(body, &e)),
         None => return Ok(None),
     };
-    from_value_go(value)
+    T::deserialize(crate::go_decode::GoRaw(raw))
         .map(Some)
-        .map_err(|e| ApiError::bad_request(e.to_string()))
+        .map_err(|e| ApiError::bad_request(crate::go_decode::plain_message(&e)))
 }
 
 fn json_error(body: &[u8], e: &serde_json::Error) -> ApiError {
@@ -96,7 +112,8 @@ fn json_error(body: &[u8], e: &serde_json::Error) -> ApiError {
     }
 }
 
-/// Deserializes `T` from a parsed JSON value with Go's decoding rules (case-insensitive field
+/// Deserializes `T` from a parsed JSON value with Go's decoding rules (the same rules as
+/// [`decode_json_body`], for a body already parsed into a tree) (case-insensitive field
 /// names, `null` = absent). See the module docs.
 pub fn from_value_go<T: DeserializeOwned>(value: Value) -> Result<T, serde_json::Error> {
     T::deserialize(GoValue(value))
@@ -192,7 +209,7 @@ impl<'de> Deserializer<'de> for GoValue {
     }
 }
 
-fn unexpected(v: &Value) -> de::Unexpected<'_> {
+pub(crate) fn unexpected(v: &Value) -> de::Unexpected<'_> {
     match v {
         Value::Null => de::Unexpected::Unit,
         Value::Bool(b) => de::Unexpected::Bool(*b),
@@ -354,6 +371,64 @@ mod tests {
         assert_eq!(e.status, 400);
         let o: Outer = decode_json_body(b"null").expect("null is fine");
         assert_eq!(o, Outer::default());
+    }
+
+    /// The streaming decoder and the `Value` tree one must agree, values and error texts alike.
+    fn same<T: DeserializeOwned + PartialEq + std::fmt::Debug>(body: &str) {
+        let tree = serde_json::from_str::<Value>(body)
+            .map_err(|e| e.to_string())
+            .and_then(|v| from_value_go::<T>(v).map_err(|e| e.to_string()));
+        let streamed = decode_json_body::<T>(body.as_bytes()).map_err(|e| e.message);
+        assert_eq!(tree, streamed, "{body}");
+    }
+
+    #[test]
+    fn streaming_matches_the_value_tree() {
+        for body in [
+            r#"{"NAME":"a","internal":null,"inner":{"ipv4ADDRESS":"1.2.3.4"},"Labels":{"Keep.Case":"x"},"list":[{"IPV4ADDRESS":"5.6.7.8"},null]}"#,
+            r#"{"Name":"a","name":"b","Name":null}"#,
+            r#"{"Inner":null,"List":null,"Labels":null}"#,
+            r#"{"Inner":"x"}"#,
+            r#"{"Inner":[1]}"#,
+            r#"{"List":{"a":1}}"#,
+            r#"{"Labels":{"a":1}}"#,
+            r#"{"Labels":{"a":"1","a":"2"}}"#,
+            r#"{"Name":"\u00e9t\u00e9","Labels":{"k\"ey":"v"}}"#,
+            r#"{"Internal":"yes"}"#,
+            r#"{"Internal":1}"#,
+            r#" { "Name" : "spaced" , "List" : [ { "IPv4Address" : "1" } ] } "#,
+            "null",
+            "[1]",
+            "\"x\"",
+        ] {
+            same::<Outer>(body);
+        }
+        for body in [
+            r#"{"Name":"n","CheckDuplicate":true,"Driver":"bridge","IPAM":{"Driver":"default","Config":[{"Subnet":"10.1.0.0/16","gateway":"10.1.0.1"}],"Options":null},"Options":{"com.docker.network.bridge.name":"br0"},"Labels":{},"EnableIPv6":null}"#,
+            r#"{"name":"n","ipam":{"config":[{"SUBNET":"10.1.0.0/16"}]},"internal":"no"}"#,
+        ] {
+            same::<crate::NetworkCreateRequest>(body);
+        }
+        for body in [
+            r#"{"Container":"c","EndpointConfig":{"Aliases":["a"],"IPAMConfig":{"IPv4Address":"10.0.0.2"},"DriverOpts":{"k":"v"},"GwPriority":5}}"#,
+            r#"{"container":"c","endpointconfig":{"aliases":null,"ipamconfig":null}}"#,
+        ] {
+            same::<crate::NetworkConnectRequest>(body);
+        }
+        for body in [
+            r#"{"Hostname":"h","Cmd":"sleep 1","Entrypoint":null,"ExposedPorts":{"80/tcp":{},"81/tcp":{},"x":{}},"HostConfig":{"NetworkMode":"n","PortBindings":{"80/tcp":[{"HostIp":"","HostPort":"8080"}],"81/tcp":[{"hostport":"8081","HostIp":null}],"53/udp":null},"Dns":[],"LogConfig":{"Type":"json-file","Config":{}}},"NetworkingConfig":{"EndpointsConfig":{"n":{"Aliases":["web"]}}}}"#,
+            r#"{"hostconfig":{"portbindings":{"80/tcp":[null,{"HostPort":"1"}]},"publishallports":true},"exposedports":{"80/tcp":null}}"#,
+            r#"{"ExposedPorts":{"80/tcp":1}}"#,
+            r#"{"HostConfig":{"PortBindings":{"80/tcp":[{"HostPort":1}]}}}"#,
+        ] {
+            same::<crate::ContainerCreateRequest>(body);
+        }
+        for body in [
+            r#"{"Cmd":["sh","-c","x"],"AttachStdout":true,"Env":null,"Tty":false,"User":""}"#,
+            r#"{"cmd":"sh","ENV":["A=1"]}"#,
+        ] {
+            same::<crate::ExecCreateRequest>(body);
+        }
     }
 
     #[test]

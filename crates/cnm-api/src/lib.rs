@@ -42,9 +42,11 @@ pub mod error;
 pub mod events;
 pub mod exec;
 pub mod filters;
+mod go_decode;
 pub mod go_syntax;
 pub mod json;
 pub mod network;
+pub mod ports;
 pub mod stream;
 pub mod system;
 pub mod time;
@@ -70,6 +72,7 @@ pub use network::{
     NetworkCreateRequest, NetworkCreateResponse, NetworkDisconnectRequest, NetworkPruneResponse,
     NETWORK_LIST_FILTERS, NETWORK_PRUNE_FILTERS, PREDEFINED_NETWORKS,
 };
+pub use ports::{canonical_key, BindingKey, BindingRun, ExposedPorts, PortBindings, PortProto};
 pub use stream::{frame, DemuxError, Demuxer, StreamKind};
 pub use system::{
     go_arch, Commit, ComponentVersion, ContainerCounts, FirewallInfo, IndexInfo, InfoInput,

@@ -250,19 +250,62 @@ pub fn parse_publish(spec: &str) -> Result<Vec<(String, String, String)>, PortSp
     Ok(out)
 }
 
+/// The container-port side of a [`BindingRun`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BindingKey<'a> {
+    /// `port/proto` and the keys after it, parsed already.
+    Port(Proto, u16),
+    /// A key as sent (`80`, `80/TCP`, `x/tcp`), parsed (and refused) here.
+    Raw(&'a str),
+}
+
+/// `count` consecutive keys' entries at position `pos` of each key's list of `HostConfig.PortBindings`,
+/// bound to `host_ip` and consecutive host ports from `host_port`; a single entry (`count == 1`) has
+/// its strings as sent. The API edge folds runs as the request streams by; a run longer than one
+/// must be a plain run (a [`BindingKey::Port`] and a plain host port number).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BindingRun<'a> {
+    pub key: BindingKey<'a>,
+    pub pos: usize,
+    pub count: u16,
+    pub host_ip: &'a str,
+    pub host_port: &'a str,
+}
+
 /// Docker's `HostConfig.PortBindings` (`{"80/tcp": [{"HostIp": "", "HostPort": "8080"}]}`) as
-/// typed requests.
-///
-/// Entries with a fixed host port written as a plain number (what the docker CLI sends for each port of
-/// `-p 40000-40999:20000-20999`) are folded into runs: same entry position within their key, protocol
-/// and host address, consecutive container ports to consecutive host ports. The others (random ports,
-/// a host range to pick from) stay one request each, after the runs of the same entry position, so a
-/// random pick never takes a port a fixed request of the same container needs. Entries of one key keep
-/// their order, which is all `HostConfig.PortBindings` echoes (its keys are sorted).
+/// typed requests: each key's entries as [`BindingRun`]s of one, through [`requests_from_runs`].
 pub fn requests_from_bindings(
     bindings: &BTreeMap<String, Vec<(String, String)>>,
 ) -> Result<Vec<PortRequest>, PortSpecError> {
-    // Borrowed until folded: a 10,000-port range is 10,000 entries here but one owned request after.
+    const EMPTY: &[(String, String)] = &[(String::new(), String::new())];
+    let mut runs = Vec::with_capacity(bindings.len());
+    for (key, entries) in bindings {
+        let entries: &[(String, String)] = if entries.is_empty() { EMPTY } else { entries };
+        for (pos, (hip, hport)) in entries.iter().enumerate() {
+            runs.push(BindingRun {
+                key: BindingKey::Raw(key),
+                pos,
+                count: 1,
+                host_ip: hip,
+                host_port: hport,
+            });
+        }
+    }
+    requests_from_runs(&runs)
+}
+
+/// Runs of `HostConfig.PortBindings` entries as typed requests.
+///
+/// Entries with a fixed host port written as a plain number (what the docker CLI sends for each port of
+/// `-p 40000-40999:20000-20999`) are folded into runs: same entry position within their key, protocol
+/// and host address, consecutive container ports to consecutive host ports (runs that arrive split,
+/// e.g. where the keys' byte order leaves their numeric order at `9999/tcp` → `10000/tcp`, are joined
+/// here). The others (random ports, a host range to pick from) stay one request each, after the runs of
+/// the same entry position and in key order, so a random pick never takes a port a fixed request of the
+/// same container needs. Entries of one key keep their order, which is all `HostConfig.PortBindings`
+/// echoes (its keys are sorted).
+pub fn requests_from_runs(runs: &[BindingRun<'_>]) -> Result<Vec<PortRequest>, PortSpecError> {
+    // Borrowed until folded: a run arrives as one entry here and leaves as one owned request.
     struct Entry<'a> {
         pos: usize,
         fixed: bool,
@@ -271,64 +314,88 @@ pub fn requests_from_bindings(
         count: u16,
         host_ip: Option<IpAddr>,
         host_ports: Option<(u16, u16)>,
+        key: BindingKey<'a>,
         hip: &'a str,
         hport: &'a str,
     }
-    let mut all: Vec<Entry<'_>> = Vec::with_capacity(bindings.len());
-    const EMPTY: &[(String, String)] = &[(String::new(), String::new())];
-    for (key, entries) in bindings {
-        let (port, proto) = match key.split_once('/') {
-            Some((p, pr)) => (p, pr),
-            None => (key.as_str(), "tcp"),
-        };
-        let proto =
-            Proto::parse(proto).ok_or_else(|| PortSpecError(format!("invalid proto: {proto}")))?;
-        let ctr_port = parse_port(port, "containerPort")?;
-        if ctr_port == 0 {
-            return Err(PortSpecError(format!("invalid containerPort: {port}")));
-        }
-        let entries: &[(String, String)] = if entries.is_empty() { EMPTY } else { entries };
-        for (pos, (hip, hport)) in entries.iter().enumerate() {
-            let host_ip = if hip.is_empty() {
-                None
-            } else {
-                // An explicit 0.0.0.0 or :: is every address of that family only.
-                Some(
-                    hip.parse::<IpAddr>()
-                        .map_err(|_| PortSpecError(format!("invalid IP address: {hip}")))?,
-                )
-            };
-            let host_ports = match hport.as_str() {
-                "" | "0" => None,
-                s => Some(parse_range(s, "hostPort")?),
-            };
-            if matches!(host_ports, Some((0, _))) {
-                return Err(PortSpecError(format!("invalid hostPort: {hport}")));
+    let mut all: Vec<Entry<'_>> = Vec::with_capacity(runs.len());
+    for run in runs {
+        let (proto, ctr_port) = match run.key {
+            BindingKey::Port(proto, p) => (proto, p),
+            BindingKey::Raw(key) => {
+                let (port, proto) = match key.split_once('/') {
+                    Some((p, pr)) => (p, pr),
+                    None => (key, "tcp"),
+                };
+                let proto = Proto::parse(proto)
+                    .ok_or_else(|| PortSpecError(format!("invalid proto: {proto}")))?;
+                let ctr_port = parse_port(port, "containerPort")?;
+                if ctr_port == 0 {
+                    return Err(PortSpecError(format!("invalid containerPort: {port}")));
+                }
+                (proto, ctr_port)
             }
-            // A plain number (no sign, no leading zero, no range): echoed exactly by its value.
-            let fixed = matches!(host_ports, Some((a, b)) if a == b)
-                && !hport.starts_with('0')
-                && hport.bytes().all(|c| c.is_ascii_digit());
-            all.push(Entry {
-                pos,
-                fixed,
-                proto,
-                ctr_port,
-                count: 1,
-                host_ip,
-                host_ports,
-                hip,
-                hport,
-            });
+        };
+        if ctr_port == 0 {
+            return Err(PortSpecError(format!("invalid containerPort: {ctr_port}")));
         }
+        let (hip, hport) = (run.host_ip, run.host_port);
+        let host_ip = if hip.is_empty() {
+            None
+        } else {
+            // An explicit 0.0.0.0 or :: is every address of that family only.
+            Some(
+                hip.parse::<IpAddr>()
+                    .map_err(|_| PortSpecError(format!("invalid IP address: {hip}")))?,
+            )
+        };
+        let mut host_ports = match hport {
+            "" | "0" => None,
+            s => Some(parse_range(s, "hostPort")?),
+        };
+        if matches!(host_ports, Some((0, _))) {
+            return Err(PortSpecError(format!("invalid hostPort: {hport}")));
+        }
+        // A plain number (no sign, no leading zero, no range): echoed exactly by its value.
+        let fixed = matches!(host_ports, Some((a, b)) if a == b)
+            && !hport.starts_with('0')
+            && hport.bytes().all(|c| c.is_ascii_digit());
+        let count = run.count.max(1);
+        if count > 1 {
+            // Only a plain run is longer than one; its ports must all exist.
+            let plain = fixed && matches!(run.key, BindingKey::Port(..));
+            let fits = |first: u16| u32::from(first) + u32::from(count) - 1 <= u32::from(u16::MAX);
+            match host_ports {
+                Some((h, _)) if plain && fits(h) && fits(ctr_port) => {
+                    host_ports = Some((h, h + (count - 1)));
+                }
+                _ => {
+                    return Err(PortSpecError(format!(
+                        "invalid port run: {count} ports from {ctr_port}/{proto} to {hport}"
+                    )))
+                }
+            }
+        }
+        all.push(Entry {
+            pos: run.pos,
+            fixed,
+            proto,
+            ctr_port,
+            count,
+            host_ip,
+            host_ports,
+            key: run.key,
+            hip,
+            hport,
+        });
     }
-    // Stable: the others keep key order within their entry position.
+    // The others keep key order within their entry position, as a map of keys would give them.
     all.sort_by(|x, y| {
         (x.pos, !x.fixed).cmp(&(y.pos, !y.fixed)).then_with(|| {
             if x.fixed && y.fixed {
                 (x.proto, x.hip, x.ctr_port).cmp(&(y.proto, y.hip, y.ctr_port))
             } else {
-                std::cmp::Ordering::Equal
+                key_bytes(&x.key, &mut [0; 16]).cmp(key_bytes(&y.key, &mut [0; 16]))
             }
         })
     });
@@ -340,12 +407,12 @@ pub fn requests_from_bindings(
                 && prev.pos == e.pos
                 && prev.proto == e.proto
                 && prev.hip == e.hip
-                && prev.count < u16::MAX
+                && u32::from(prev.count) + u32::from(e.count) <= u32::from(u16::MAX)
                 && u32::from(prev.ctr_port) + u32::from(prev.count) == u32::from(e.ctr_port)
                 && matches!((prev.host_ports, e.host_ports), (Some((p0, _)), Some((h, _)))
                     if u32::from(p0) + u32::from(prev.count) == u32::from(h));
             if follows {
-                prev.count += 1;
+                prev.count += e.count;
                 if let Some((p0, _)) = prev.host_ports {
                     prev.host_ports = Some((p0, p0 + (prev.count - 1)));
                 }
@@ -363,16 +430,40 @@ pub fn requests_from_bindings(
             host_ip: e.host_ip,
             host_ports: e.host_ports,
             echo_host_ip: e.hip.to_string(),
+            // For a run, the first port's number (each port of a run echoes its own).
             echo_host_port: e.hport.to_string(),
         })
         .collect())
+}
+
+/// The key's text as sent (`80/tcp` for a parsed one), for ordering: written into `buf` when parsed.
+fn key_bytes<'a>(key: &BindingKey<'a>, buf: &'a mut [u8; 16]) -> &'a [u8] {
+    match *key {
+        BindingKey::Raw(k) => k.as_bytes(),
+        BindingKey::Port(proto, p) => {
+            use std::io::Write;
+            let mut w = std::io::Cursor::new(&mut buf[..]);
+            // "65535/sctp" is 10 bytes: always fits.
+            let _ = write!(w, "{p}/{proto}");
+            let n = usize::try_from(w.position()).unwrap_or(0);
+            &buf[..n]
+        }
+    }
 }
 
 /// `Config.ExposedPorts` keys (`80/tcp`, already normalised), sorted and deduplicated, with runs of
 /// consecutive ports of one protocol kept as one `first-last/proto` entry (the record stays small for a
 /// 10,000-port range). Keys that are not a plain port number stay as they are.
 pub fn fold_exposed(keys: impl IntoIterator<Item = String>) -> Vec<String> {
-    let mut runs: Vec<(Proto, u16, u16)> = Vec::new();
+    fold_exposed_runs(Vec::new(), keys)
+}
+
+/// [`fold_exposed`] of `runs` (`(proto, first, last)`, inclusive, in any order, overlapping or not)
+/// and `keys`, without a string per port of the runs.
+pub fn fold_exposed_runs(
+    mut runs: Vec<(Proto, u16, u16)>,
+    keys: impl IntoIterator<Item = String>,
+) -> Vec<String> {
     let mut other: Vec<String> = Vec::new();
     for k in keys {
         let parsed = k.split_once('/').and_then(|(p, pr)| {

@@ -270,17 +270,27 @@ impl Firewall for NftFirewall {
 }
 
 /// Forget conntrack entries of UDP host ports whose mapping changed or went away: a UDP "flow" never
-/// ends by itself, so without this the old mapping keeps its traffic (moby#53384).
+/// ends by itself, so without this the old mapping keeps its traffic (moby#53384). One ctnetlink dump
+/// and the deletes it calls for, in the daemon (a 1000-port UDP range is not 1000 processes).
 async fn flush_conntrack(ports: &[u16]) {
-    for p in ports {
-        let st = tokio::process::Command::new("conntrack")
-            .args(["-D", "-p", "udp", "--orig-port-dst", &p.to_string()])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .status()
+    if ports.is_empty() {
+        return;
+    }
+    let set: std::collections::BTreeSet<u16> = ports.iter().copied().collect();
+    let n = set.len();
+    // Blocking netlink calls, off the runtime's workers; the thread is in the daemon's namespace.
+    let res =
+        tokio::task::spawn_blocking(move || cnm_linux::conntrack::delete_udp_by_dst_port(&set))
             .await;
-        if let Err(e) = st {
-            tracing::warn!(port = p, error = %e, "cannot flush conntrack entries");
+    match res {
+        Ok(Ok(deleted)) => {
+            tracing::debug!(
+                ports = n,
+                deleted,
+                "flushed conntrack entries of remapped UDP ports"
+            )
         }
+        Ok(Err(e)) => tracing::warn!(ports = n, error = %e, "cannot flush conntrack entries"),
+        Err(e) => tracing::warn!(ports = n, error = %e, "conntrack flush task failed"),
     }
 }

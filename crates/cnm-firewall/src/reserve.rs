@@ -5,8 +5,8 @@
 //! File descriptors: one per (port, protocol) — a request for every address binds a single dual-stack
 //! `[::]` socket that covers IPv4 and IPv6. A run of ports (`-p 10000-19999:10000-19999`) is one record
 //! with its descriptors in one vector (4 bytes per port), checked against the other reservations as a
-//! range, and bound on a few threads at once when it is large: `socket(2)` is ~3 µs of kernel work here,
-//! so 10,000 ports are ~40 ms on one core. The daemon raises its soft open-file limit to the hard one
+//! range, and bound on one thread per CPU when it is large: `socket(2)` is ~3 µs of kernel work here
+//! (allocating the socket, its inode and its file), so 10,000 ports are ~40 ms on one core. The daemon raises its soft open-file limit to the hard one
 //! at start and refuses, with a clear error, a publish that would leave fewer than `FD_HEADROOM`
 //! descriptors for everything else.
 
@@ -42,8 +42,22 @@ impl Held {
     }
 }
 
-/// Runs at least this long are bound on several threads.
-const PARALLEL_BIND: usize = 1024;
+/// Ports a binding thread gets at least: below this a thread's start (≈ 30 µs) is not worth it.
+const PORTS_PER_THREAD: usize = 512;
+
+/// Threads for binding `n` ports: one per CPU the daemon may use, each with at least
+/// [`PORTS_PER_THREAD`] ports. The work is the kernel's socket allocation and scales with cores.
+fn bind_threads(n: usize) -> usize {
+    let cpus = std::thread::available_parallelism().map_or(1, |t| t.get());
+    cpus.min(n / PORTS_PER_THREAD).max(1)
+}
+
+/// Whether a `[::]` socket in this namespace covers IPv4 by itself (`net.ipv6.bindv6only` = 0, the
+/// kernel's default), so that `IPV6_V6ONLY` need not be cleared on each of them: one system call per
+/// port less. Read at every reservation (it is per namespace and can change); unreadable = set it.
+fn dual_stack_by_default() -> bool {
+    std::fs::read_to_string("/proc/sys/net/ipv6/bindv6only").is_ok_and(|v| v.trim() == "0")
+}
 
 fn overlaps(a: Option<IpAddr>, b: Option<IpAddr>) -> bool {
     match (a, b) {
@@ -127,7 +141,20 @@ fn raise_nofile() -> u64 {
 
 /// Bind a socket that holds `port` for `proto` on `ip` (None: every address, both families).
 /// `Ok(None)`: the protocol is not available in this kernel (nothing to hold, nothing to conflict).
-fn bind(proto: Proto, ip: Option<IpAddr>, port: u16) -> std::io::Result<Option<OwnedFd>> {
+///
+/// No `SO_REUSEADDR`: with it on a bound, non-listening socket, any other socket with
+/// `SO_REUSEADDR` (most servers set it, Rust's and Go's listeners included) may bind the same port
+/// and listen on it, so the port would not be held at all. The price: a host server's recent
+/// connections in TIME_WAIT on the port (up to 60 s after it closed them) make the reservation fail
+/// with "address already in use". cnm's own held sockets never connect, and published traffic is
+/// DNATed before any host socket sees it, so cnm never leaves TIME_WAIT on a port it publishes.
+/// `dual` ([`dual_stack_by_default`]): `[::]` covers IPv4 without clearing `IPV6_V6ONLY`.
+fn bind(
+    proto: Proto,
+    ip: Option<IpAddr>,
+    port: u16,
+    dual: bool,
+) -> std::io::Result<Option<OwnedFd>> {
     let (ty, p) = match proto {
         Proto::Tcp => (libc::SOCK_STREAM, libc::IPPROTO_TCP),
         Proto::Udp => (libc::SOCK_DGRAM, libc::IPPROTO_UDP),
@@ -206,7 +233,7 @@ fn bind(proto: Proto, ip: Option<IpAddr>, port: u16) -> std::io::Result<Option<O
     let res = match ip {
         None => match try_bind(
             SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), port),
-            Some(false),
+            (!dual).then_some(false),
         ) {
             // No IPv6 in this namespace: IPv4 only.
             Err(e) if e.raw_os_error() == Some(libc::EAFNOSUPPORT) => {
@@ -241,10 +268,23 @@ fn bind_run(
     first: u16,
     last: u16,
 ) -> Result<Vec<OwnedFd>, (u16, std::io::Error)> {
+    let n = usize::from(last - first) + 1;
+    bind_run_on(proto, ip, first, last, bind_threads(n))
+}
+
+/// [`bind_run`] on `threads` threads (the caller's one included).
+fn bind_run_on(
+    proto: Proto,
+    ip: Option<IpAddr>,
+    first: u16,
+    last: u16,
+    threads: usize,
+) -> Result<Vec<OwnedFd>, (u16, std::io::Error)> {
+    let dual = ip.is_none() && dual_stack_by_default();
     let chunk = |a: u16, b: u16| -> Result<Vec<OwnedFd>, (u16, std::io::Error)> {
         let mut v = Vec::with_capacity(usize::from(b - a) + 1);
         for p in a..=b {
-            match bind(proto, ip, p) {
+            match bind(proto, ip, p, dual) {
                 Ok(Some(fd)) => v.push(fd),
                 // The kernel lacks the protocol: nothing to hold for any port of the run.
                 Ok(None) => return Ok(Vec::new()),
@@ -254,11 +294,7 @@ fn bind_run(
         Ok(v)
     };
     let n = usize::from(last - first) + 1;
-    let threads = std::thread::available_parallelism()
-        .map(|t| t.get())
-        .unwrap_or(1)
-        .min(4);
-    if n < PARALLEL_BIND || threads < 2 {
+    if threads < 2 {
         return chunk(first, last);
     }
     let per = n.div_ceil(threads);
@@ -607,6 +643,62 @@ mod tests {
         r.release("a");
         assert_eq!(r.held(), 0);
         assert!(std::net::TcpListener::bind(("0.0.0.0", 22999)).is_ok());
+    }
+
+    #[test]
+    fn a_held_port_stays_held_for_ipv4_whatever_bindv6only_says() {
+        own_netns();
+        for v6only in ["0", "1"] {
+            // Per namespace: this test's own.
+            std::fs::write("/proc/sys/net/ipv6/bindv6only", v6only).expect("bindv6only");
+            let r = Reservations::new();
+            r.reserve("a", &[run_req(25000, 600)], &[]).expect("run");
+            // Rust's listener sets SO_REUSEADDR, as most servers do: still refused.
+            for addr in ["0.0.0.0", "127.0.0.1", "::"] {
+                assert!(
+                    std::net::TcpListener::bind((addr, 25300)).is_err(),
+                    "{addr} could take a held port with bindv6only={v6only}"
+                );
+            }
+            r.release("a");
+            assert!(std::net::TcpListener::bind(("0.0.0.0", 25300)).is_ok());
+        }
+    }
+
+    /// `cargo test -p cnm-firewall --release --lib reserve::tests::bind_timing -- --ignored --nocapture`
+    #[test]
+    #[ignore = "timing, not a check"]
+    fn bind_timing() {
+        own_netns();
+        // bindv6only=1: every socket also clears IPV6_V6ONLY (the cost of one setsockopt per port).
+        for (threads, v6only) in [
+            (1, "0"),
+            (1, "1"),
+            (2, "0"),
+            (2, "1"),
+            (1, "0"),
+            (2, "0"),
+            (4, "0"),
+        ] {
+            std::fs::write("/proc/sys/net/ipv6/bindv6only", v6only).expect("bindv6only");
+            let mut took = Vec::new();
+            for _ in 0..5 {
+                let t = std::time::Instant::now();
+                let v = bind_run_on(Proto::Tcp, None, 10000, 19999, threads).expect("bind");
+                took.push(t.elapsed().as_secs_f64() * 1e3);
+                let t = std::time::Instant::now();
+                drop(v);
+                took.push(-t.elapsed().as_secs_f64() * 1e3);
+            }
+            let mut bind: Vec<f64> = took.iter().copied().filter(|x| *x > 0.0).collect();
+            let mut close: Vec<f64> = took.iter().filter(|x| **x < 0.0).map(|x| -x).collect();
+            bind.sort_by(f64::total_cmp);
+            close.sort_by(f64::total_cmp);
+            println!(
+                "10,000 ports on {threads} thread(s), bindv6only={v6only}: bind median {:.1} ms (min {:.1}), close median {:.1} ms",
+                bind[2], bind[0], close[2]
+            );
+        }
     }
 
     #[test]

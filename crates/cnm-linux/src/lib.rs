@@ -1,7 +1,9 @@
 //! Kernel access for cnm: network namespaces on dedicated threads, rtnetlink links, addresses and routes,
 //! and per-namespace sysctls. Nothing here knows about networks or containers; the drivers compose these
-//! primitives. No process is spawned on any path in this crate.
+//! primitives. No process is spawned on any path in this crate (conntrack entries are deleted over
+//! ctnetlink, `conntrack.rs`).
 
+pub mod conntrack;
 pub mod error;
 pub mod netlink;
 pub mod netns;

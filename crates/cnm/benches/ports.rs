@@ -4,7 +4,8 @@
 //! container-to-container throughput in the same run.
 //!
 //! Run: `cargo bench -p cnm --bench ports` (root). `CNM_BENCH_ROUNDS` (default 10) sets the rounds; the
-//! variants are interleaved within each round.
+//! variants are interleaved within each round. The `PortBindings`-only variants are the history's;
+//! the last one is the body `docker run -p 10000-19999:10000-19999` sends (with `ExposedPorts`).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -28,14 +29,22 @@ fn stats(v: &[f64]) -> (f64, f64, f64) {
 /// Create and start a container with `bindings` (a `PortBindings` JSON object); returns its id and the
 /// attach time without the process start (client total minus the server's process time).
 fn attach(w: &common::World, name: &str, cmd: &str, bindings: &str) -> (String, Duration) {
-    let body = format!(
-        r#"{{"Cmd":{cmd},"HostConfig":{{"NetworkMode":"bench","PortBindings":{bindings}}}}}"#
-    );
+    attach_body(
+        w,
+        name,
+        &format!(
+            r#"{{"Cmd":{cmd},"HostConfig":{{"NetworkMode":"bench","PortBindings":{bindings}}}}}"#
+        ),
+    )
+}
+
+/// [`attach`] with a whole create body.
+fn attach_body(w: &common::World, name: &str, body: &str) -> (String, Duration) {
     let t = Instant::now();
     let (st, resp) = w.http(
         "POST",
         &format!("/containers/create?name={name}"),
-        Some(&body),
+        Some(body),
     );
     assert_eq!(st, 201, "{resp}");
     let v: serde_json::Value = serde_json::from_str(&resp).expect("json");
@@ -61,6 +70,14 @@ fn range(h0: u32, c0: u32, n: u32) -> String {
                 h0 + i
             )
         })
+        .collect();
+    format!("{{{}}}", items.join(","))
+}
+
+/// `Config.ExposedPorts` as the docker CLI sends it with `-p`: every container port of the range.
+fn exposed(c0: u32, n: u32) -> String {
+    let items: Vec<String> = (0..n)
+        .map(|i| format!(r#""{}/tcp":{{}}"#, c0 + i))
         .collect();
     format!("{{{}}}", items.join(","))
 }
@@ -95,8 +112,17 @@ fn main() {
             range(10000, 10000, 10000),
         ),
     ];
-    let mut times: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
+    // The docker CLI's body for `docker run -p 10000-19999:10000-19999`: `ExposedPorts` too.
+    let cli_body = format!(
+        r#"{{"Cmd":{sleep},"ExposedPorts":{},"HostConfig":{{"NetworkMode":"bench","PortBindings":{}}}}}"#,
+        exposed(10000, 10000),
+        range(10000, 10000, 10000)
+    );
+    let mut times: Vec<Vec<f64>> = vec![Vec::new(); variants.len() + 1];
     for r in 0..rounds {
+        let (id, d) = attach_body(&w, &format!("p{r}-cli"), &cli_body);
+        times[variants.len()].push(ms(d));
+        remove(&w, &id);
         for (i, (_, b)) in variants.iter().enumerate() {
             let (id, d) = attach(&w, &format!("p{r}-{i}"), sleep, b);
             if i == 3 && r == 0 {
@@ -196,7 +222,11 @@ fn main() {
     println!("| attach (create + start minus process start) | min ms | median ms | max ms | median over no ports |");
     println!("|---|---|---|---|---|");
     let base = stats(&times[0]).1;
-    for ((label, _), t) in variants.iter().zip(&times) {
+    let labels = variants
+        .iter()
+        .map(|(l, _)| *l)
+        .chain(["10,000 ports as the docker CLI sends them (with ExposedPorts)"]);
+    for (label, t) in labels.zip(&times) {
         let (lo, mid, hi) = stats(t);
         println!(
             "| {label} | {lo:.2} | {mid:.2} | {hi:.2} | +{:.2} ms |",

@@ -795,6 +795,87 @@ while True: s.sendto(b\"ping\\n\",(\"127.0.0.1\",5300)); time.sleep(0.1)'",
     );
 }
 
+/// A 1000-port UDP range moves to a container at another address: the flows to it, which conntrack
+/// had tied to the old container (and, between the two, to no mapping at all), follow the new one.
+/// The daemon flushes them in one ctnetlink exchange, not a `conntrack` process per port.
+#[test]
+fn udp_flows_into_a_remapped_range_follow_it() {
+    let w = World::new();
+    w.cnm(&["network", "create", "app"]).ok();
+    // Receives on every port of the range, appending what it gets to a file.
+    let recv = w.path("udp-range.py");
+    std::fs::write(
+        &recv,
+        "import socket, sys, selectors\n\
+         sel = selectors.DefaultSelector()\n\
+         for p in range(6000, 7000):\n    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n    s.bind(('0.0.0.0', p))\n    sel.register(s, selectors.EVENT_READ)\n\
+         out = open(sys.argv[1], 'ab', 0)\n\
+         while True:\n    for k, _ in sel.select():\n        out.write(k.fileobj.recv(100))\n",
+    )
+    .expect("receiver");
+    let sink = |name: &str| {
+        let file = w.path(&format!("udp-{name}"));
+        w.run_bg(
+            name,
+            &["--network", "app", "-p", "6000-6999:6000-6999/udp"],
+            &[
+                "python3",
+                recv.to_str().expect("path"),
+                file.to_str().expect("path"),
+            ],
+        );
+        file
+    };
+    let got = |f: &std::path::Path| {
+        let s = std::fs::read_to_string(f).unwrap_or_default();
+        ["p6000", "p6500", "p6999"].iter().all(|m| s.contains(m))
+    };
+    let wait_for = |f: &std::path::Path| {
+        let start = Instant::now();
+        while !got(f) {
+            if start.elapsed() > Duration::from_secs(5) {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        true
+    };
+    let a = sink("ra");
+    std::thread::sleep(Duration::from_millis(300));
+    // Three long-lived flows (fixed source ports) into the range.
+    let mut sender = w
+        .command("sh")
+        .arg("-c")
+        .arg(
+            "exec python3 -c 'import socket,time\n\
+ss=[]\n\
+for i,p in enumerate((6000,6500,6999)):\n    s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.bind((\"127.0.0.1\",41000+i)); ss.append((s,p))\n\
+while True:\n    for s,p in ss: s.sendto(b\"p%d\\n\" % p,(\"127.0.0.1\",p))\n    time.sleep(0.05)'",
+        )
+        .spawn()
+        .expect("sender");
+    assert!(wait_for(&a), "the first container got nothing");
+    w.cnm(&["rm", "-f", "ra"]).ok();
+    // Take the freed address, so the next container gets another one; let packets arrive while
+    // nothing is published (conntrack then records them without a mapping).
+    w.run_bg("filler", &["--network", "app"], &["sleep", "1000"]);
+    std::thread::sleep(Duration::from_millis(300));
+    let b = sink("rb");
+    assert_ne!(w.ip("rb", "app"), w.ip("filler", "app"));
+    let reached = wait_for(&b);
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(sender.id() as i32),
+        Signal::SIGKILL,
+    );
+    let _ = sender.wait();
+    assert!(
+        reached,
+        "flows kept following the old state (stale conntrack entries): {:?}; {}",
+        std::fs::read_to_string(&b).unwrap_or_default(),
+        w.sh("conntrack -L -p udp 2>&1").stdout
+    );
+}
+
 #[test]
 fn published_ports_move_with_the_gateway_endpoint() {
     let w = World::new();

@@ -192,11 +192,12 @@ pub fn run(c: &Client, a: RunArgs) -> i32 {
             extra_hosts: (!a.add_host.is_empty()).then_some(a.add_host),
             links: (!a.link.is_empty()).then_some(a.link),
             auto_remove: a.rm,
-            port_bindings,
+            port_bindings: port_bindings.into(),
             publish_all_ports: publish_all,
             ..Default::default()
         },
-        exposed_ports: (!exposed_ports.is_empty()).then_some(exposed_ports),
+        exposed_ports: (!exposed_ports.is_empty())
+            .then(|| cnm_api::ExposedPorts::from_keys(exposed_ports.into_keys())),
         networking_config: cnm_api::NetworkingConfig {
             endpoints_config: endpoints,
         },

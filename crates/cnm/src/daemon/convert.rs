@@ -1,7 +1,6 @@
 //! Records → Engine API wire types, and wire requests → the controller's typed requests (options are
 //! parsed here, once).
 
-use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -11,6 +10,7 @@ use cnm_core::ids::{format_mac, parse_mac, short};
 use cnm_core::model::{
     ContainerRecord, EndpointRecord, EndpointRequest, IpamConfigEcho, NetworkRecord, RunState,
 };
+use cnm_core::ports::Proto;
 use cnm_core::CoreError;
 use cnm_ipam::IpamConfigInput;
 
@@ -201,40 +201,11 @@ pub fn container_create(
             })?;
         extra_hosts.push((n.to_string(), ip));
     }
-    let exposed: std::collections::BTreeSet<String> = req
-        .exposed_ports
-        .unwrap_or_default()
-        .keys()
-        .chain(hc.port_bindings.keys())
-        .map(|k| port_key(k))
-        .collect();
-    // Moved, not copied: the docker CLI sends one key per port of a range.
-    let mut bindings: BTreeMap<String, Vec<(String, String)>> =
-        std::mem::take(&mut hc.port_bindings)
-            .into_iter()
-            .map(|(k, v)| {
-                let entries = v
-                    .into_iter()
-                    .flatten()
-                    .map(|b| (b.host_ip, b.host_port))
-                    .collect();
-                (k, entries)
-            })
-            .collect();
-    if hc.publish_all_ports {
-        // `-P`: every exposed port without a binding gets a random host port.
-        let bound: std::collections::BTreeSet<String> =
-            bindings.keys().map(|b| port_key(b)).collect();
-        for k in &exposed {
-            if !bound.contains(k) {
-                bindings.insert(k.clone(), Vec::new());
-            }
-        }
-    }
-    // Kept as runs (`20000-20999/tcp`) in the record; expanded again for inspect.
-    let exposed_ports = cnm_core::ports::fold_exposed(exposed);
-    let ports = cnm_core::ports::requests_from_bindings(&bindings)
-        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let (exposed_ports, ports) = container_ports(
+        req.exposed_ports.unwrap_or_default(),
+        std::mem::take(&mut hc.port_bindings),
+        hc.publish_all_ports,
+    )?;
     let mut networks = Vec::new();
     for (n, es) in req.networking_config.endpoints_config {
         networks.push((n, endpoint_request(Some(es), false)?));
@@ -260,6 +231,96 @@ pub fn container_create(
     })
 }
 
+fn core_proto(p: cnm_api::PortProto) -> Proto {
+    match p {
+        cnm_api::PortProto::Tcp => Proto::Tcp,
+        cnm_api::PortProto::Udp => Proto::Udp,
+        cnm_api::PortProto::Sctp => Proto::Sctp,
+    }
+}
+
+fn api_proto(p: Proto) -> cnm_api::PortProto {
+    match p {
+        Proto::Tcp => cnm_api::PortProto::Tcp,
+        Proto::Udp => cnm_api::PortProto::Udp,
+        Proto::Sctp => cnm_api::PortProto::Sctp,
+    }
+}
+
+/// A create request's `Config.ExposedPorts` and `HostConfig.PortBindings` (both already runs, as the
+/// API decoded them) as the record's exposed entries and the controller's port requests. Nothing here
+/// is per port unless `-P` (`publish_all`) has to name each exposed port without a binding.
+fn container_ports(
+    exposed: cnm_api::ExposedPorts,
+    bindings: cnm_api::PortBindings,
+    publish_all: bool,
+) -> Result<(Vec<String>, Vec<cnm_core::ports::PortRequest>), ApiError> {
+    use cnm_core::ports::{BindingKey, BindingRun};
+    let bindings = bindings.into_runs();
+    // Exposed: the request's ports plus every bound one, keys normalised (`80` → `80/tcp`).
+    let mut exposed_runs: Vec<(Proto, u16, u16)> = exposed
+        .runs
+        .iter()
+        .map(|&(p, a, b)| (core_proto(p), a, b))
+        .collect();
+    let mut exposed_keys: Vec<String> = exposed.other.iter().map(|k| port_key(k)).collect();
+    let mut bound_raw = std::collections::BTreeSet::new();
+    for r in &bindings {
+        match &r.key {
+            cnm_api::BindingKey::Port(p, c) => {
+                exposed_runs.push((core_proto(*p), *c, c.saturating_add(r.count - 1)));
+            }
+            cnm_api::BindingKey::Raw(k) => {
+                exposed_keys.push(port_key(k));
+                bound_raw.insert(port_key(k));
+            }
+        }
+    }
+    let bound_runs: Vec<(Proto, u16, u16)> = exposed_runs[exposed.runs.len()..].to_vec();
+    // Kept as runs (`20000-20999/tcp`) in the record; expanded again for inspect.
+    let folded = cnm_core::ports::fold_exposed_runs(exposed_runs, exposed_keys);
+    // `-P`: every exposed port without a binding gets a random host port.
+    let mut unbound: Vec<String> = Vec::new();
+    if publish_all {
+        for k in folded
+            .iter()
+            .flat_map(|e| cnm_core::ports::expand_exposed(e))
+        {
+            let in_run = cnm_api::canonical_key(&k).is_some_and(|(p, n)| {
+                bound_runs
+                    .iter()
+                    .any(|&(bp, a, b)| bp == core_proto(p) && a <= n && n <= b)
+            });
+            if !in_run && !bound_raw.contains(&k) {
+                unbound.push(k);
+            }
+        }
+    }
+    let runs: Vec<BindingRun<'_>> = bindings
+        .iter()
+        .map(|r| BindingRun {
+            key: match &r.key {
+                cnm_api::BindingKey::Port(p, c) => BindingKey::Port(core_proto(*p), *c),
+                cnm_api::BindingKey::Raw(k) => BindingKey::Raw(k),
+            },
+            pos: r.pos as usize,
+            count: r.count,
+            host_ip: &r.host_ip,
+            host_port: &r.host_port,
+        })
+        .chain(unbound.iter().map(|k| BindingRun {
+            key: BindingKey::Raw(k),
+            pos: 0,
+            count: 1,
+            host_ip: "",
+            host_port: "",
+        }))
+        .collect();
+    let ports = cnm_core::ports::requests_from_runs(&runs)
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    Ok((folded, ports))
+}
+
 /// `80` → `80/tcp`: Docker's key for a container port.
 fn port_key(k: &str) -> String {
     if k.contains('/') {
@@ -269,22 +330,23 @@ fn port_key(k: &str) -> String {
     }
 }
 
-/// `HostConfig.PortBindings` as the request gave it (a run of ports is one request: one entry per port
-/// again here).
-fn port_bindings_echo(c: &ContainerRecord) -> cnm_api::PortMap {
-    let mut out = cnm_api::PortMap::new();
-    for r in &c.config.ports {
-        for (key, host_ip, host_port) in r.echo() {
-            out.entry(key)
-                .or_insert_with(|| Some(Vec::new()))
-                .get_or_insert_with(Vec::new)
-                .push(cnm_api::PortBinding {
-                    host_ip: host_ip.to_string(),
-                    host_port,
-                });
-        }
-    }
-    out
+/// `HostConfig.PortBindings` as the request gave it: a request is a run, expanded per port when the
+/// JSON is written. Entries of one key keep the requests' order (their position in the key's list).
+fn port_bindings_echo(c: &ContainerRecord) -> cnm_api::PortBindings {
+    cnm_api::PortBindings::from_runs(
+        c.config
+            .ports
+            .iter()
+            .enumerate()
+            .map(|(i, r)| cnm_api::BindingRun {
+                key: cnm_api::BindingKey::Port(api_proto(r.proto), r.ctr_port),
+                pos: u32::try_from(i).unwrap_or(u32::MAX),
+                count: r.count.max(1),
+                host_ip: r.echo_host_ip.clone(),
+                host_port: r.echo_host_port.clone(),
+            })
+            .collect(),
+    )
 }
 
 /// `NetworkSettings.Ports` of a running container: every exposed port, with its bindings or `null`.
@@ -567,3 +629,7 @@ pub fn container_summary(
     }
     .for_api(v)
 }
+
+#[cfg(test)]
+#[path = "convert_tests.rs"]
+mod tests;
