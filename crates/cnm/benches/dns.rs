@@ -28,7 +28,7 @@ mod dnsbench;
 #[path = "measure.rs"]
 mod measure;
 
-use measure::{loadavg, pct, rss_kb, server_timing, Ms};
+use measure::{loadavg, pct, rss_kb, server_timing, steal_ms, Ms};
 
 use dnsbench::start_aardvark;
 
@@ -285,9 +285,9 @@ fn main() {
     for round in 0..rounds {
         for (k, (label, server)) in targets.iter().enumerate() {
             let (label, server) = (label.as_str(), *server);
-            let (steal0, load0) = (dnsbench::steal_ms(), loadavg());
+            let (steal0, load0) = (steal_ms(), loadavg());
             let p = dnsbench::paced(netns(), server, &names, qps, total, client);
-            let steal = dnsbench::steal_ms() - steal0;
+            let steal = steal_ms() - steal0;
             if p.lost > 0 {
                 // Which socket dropped them: the server's or the client's (`d` in skmem).
                 let ss = Command::new("nsenter")

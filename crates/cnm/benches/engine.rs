@@ -11,7 +11,7 @@ mod common;
 #[path = "measure.rs"]
 mod measure;
 
-use measure::{loadavg, pct, rss_kb, server_timing};
+use measure::{loadavg, pct, rss_kb, server_timing, steal_ms};
 
 use std::time::Instant;
 
@@ -52,6 +52,8 @@ fn main() {
     args.push("bench");
     w.cnm(&args).ok();
 
+    // The hypervisor's steal time moves these figures more than the load average shows.
+    let steal0 = steal_ms();
     let mut attach = Vec::new();
     // Server-side sandbox + endpoint time, and the client-side total minus the process start.
     let mut sandbox = Vec::new();
@@ -60,24 +62,12 @@ fn main() {
     // Each start's Server-Timing laps (netns, join, configure, files, dns, store, names…).
     let mut laps: Vec<Vec<(String, f64)>> = Vec::new();
     for i in 0..n {
-        let body = r#"{"Cmd":["sleep","100000"],"HostConfig":{"NetworkMode":"bench"}}"#;
-        let t = Instant::now();
-        let (st, resp) = w.http("POST", &format!("/containers/create?name=b{i}"), Some(body));
-        assert_eq!(st, 201, "{resp}");
-        let id: serde_json::Value = serde_json::from_str(&resp).expect("json");
-        let id = id["Id"].as_str().expect("id").to_string();
-        let (st, head, resp) = w.http_full("POST", &format!("/containers/{id}/start"), None);
-        let total = t.elapsed();
-        assert_eq!(st, 204, "{resp}");
-        let (sb, process) = (
-            server_timing(&head, "sandbox"),
-            server_timing(&head, "process"),
-        );
-        attach.push(total);
-        laps.push(all_timings(&head));
-        sandbox.push(sb);
-        net_attach.push(total.saturating_sub(process));
-        ids.push(id);
+        let a = attach_once(&w, "bench", &format!("b{i}"));
+        attach.push(a.total);
+        laps.push(all_timings(&a.head));
+        sandbox.push(server_timing(&a.head, "sandbox"));
+        net_attach.push(a.without_process());
+        ids.push(a.id);
     }
     let rss_n = rss_kb(w.daemon_pid());
     // Correctness: every container got an address and answers.
@@ -104,6 +94,30 @@ fn main() {
     ))
     .ok();
 
+    // The same comparison sampled in the same minutes: attaches alternate between a bridge holding 9
+    // containers (each sample is its 10th) and this one holding all N (each is its N+1th), each
+    // removed again after. The first/last medians above also carry whatever the machine did between
+    // the start and the end of the run.
+    let small_net = "bench-small";
+    w.cnm(&["network", "create", "--subnet", "10.201.0.0/16", small_net])
+        .ok();
+    let mut small_ids = Vec::new();
+    for i in 0..9 {
+        small_ids.push(attach_once(&w, small_net, &format!("s{i}")).id);
+    }
+    let (mut at_10, mut at_big) = (Vec::new(), Vec::new());
+    for round in 0..50 {
+        for (net, out) in [(small_net, &mut at_10), ("bench", &mut at_big)] {
+            let a = attach_once(&w, net, &format!("alt-{net}-{round}"));
+            out.push(a.without_process());
+            let (st, _) = w.http("DELETE", &format!("/containers/{}?force=1", a.id), None);
+            assert_eq!(st, 204);
+        }
+    }
+    for id in &small_ids {
+        w.http("DELETE", &format!("/containers/{id}?force=1"), None);
+    }
+
     let mut removes = Vec::new();
     for id in &ids {
         let t = Instant::now();
@@ -113,7 +127,11 @@ fn main() {
     }
     // Medians of 50 (as the peer suite's chunks): ten samples gave ratios that flipped between runs.
     let k = 50.min(n / 2).max(1);
-    println!("cnm engine benchmark, N={n}, loadavg {}", loadavg());
+    println!(
+        "cnm engine benchmark, N={n}, loadavg {}, VM steal during the run {:.0} ms",
+        loadavg(),
+        steal_ms() - steal0
+    );
     println!("| measure | p50 ms | p90 ms | p99 ms |");
     println!("|---|---|---|---|");
     println!(
@@ -160,8 +178,6 @@ fn main() {
         );
     }
     println!();
-    println!("| daemon step (Server-Timing) | first {k} mean ms | last {k} mean ms | growth ms |");
-    println!("|---|---|---|---|");
     // In order of first appearance: `ready` replaces `netns` once the pool has filled.
     let mut names: Vec<&str> = Vec::new();
     for (name, _) in laps.iter().flatten() {
@@ -180,6 +196,16 @@ fn main() {
         took_ready(&laps[..k]),
         took_ready(&laps[n - k..])
     );
+    println!(
+        "scaling of attach without process, interleaved (50 each): 10th on its bridge median {:.2} ms, {}th median {:.2} ms, ratio {:.2}",
+        pct(&at_10, 0.5),
+        n + 1,
+        pct(&at_big, 0.5),
+        pct(&at_big, 0.5) / pct(&at_10, 0.5)
+    );
+    println!();
+    println!("| daemon step (Server-Timing) | first {k} mean ms | last {k} mean ms | growth ms |");
+    println!("|---|---|---|---|");
     for name in names {
         let mean_of = |rows: &[Vec<(String, f64)>]| {
             rows.iter()
@@ -212,4 +238,36 @@ fn all_timings(head: &str) -> Vec<(String, f64)> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+struct Attached {
+    id: String,
+    total: std::time::Duration,
+    /// The start's response head (its Server-Timing).
+    head: String,
+}
+
+impl Attached {
+    fn without_process(&self) -> std::time::Duration {
+        self.total
+            .saturating_sub(server_timing(&self.head, "process"))
+    }
+}
+
+/// Create and start one container on `net` through the API.
+fn attach_once(w: &common::World, net: &str, name: &str) -> Attached {
+    let body = format!(r#"{{"Cmd":["sleep","100000"],"HostConfig":{{"NetworkMode":"{net}"}}}}"#);
+    let t = Instant::now();
+    let (st, resp) = w.http(
+        "POST",
+        &format!("/containers/create?name={name}"),
+        Some(&body),
+    );
+    assert_eq!(st, 201, "{resp}");
+    let id: serde_json::Value = serde_json::from_str(&resp).expect("json");
+    let id = id["Id"].as_str().expect("id").to_string();
+    let (st, head, resp) = w.http_full("POST", &format!("/containers/{id}/start"), None);
+    let total = t.elapsed();
+    assert_eq!(st, 204, "{resp}");
+    Attached { id, total, head }
 }

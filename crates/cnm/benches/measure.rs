@@ -65,3 +65,18 @@ pub fn server_timing(head: &str, entry: &str) -> Duration {
         .map(|ms| Duration::from_secs_f64(ms / 1000.0))
         .unwrap_or_else(|| panic!("no Server-Timing {entry} entry in {head:?}"))
 }
+
+/// The machine's steal time so far, in ms, over all CPUs: time a vCPU had work but the hypervisor
+/// ran something else (`/proc/stat`). Read before and after a measurement, it says how much of it
+/// the VM itself was not running.
+pub fn steal_ms() -> f64 {
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    std::fs::read_to_string("/proc/stat")
+        .ok()
+        .and_then(|s| {
+            let line = s.lines().find(|l| l.starts_with("cpu "))?.to_string();
+            line.split_whitespace().nth(8)?.parse::<f64>().ok()
+        })
+        .map_or(0.0, |ticks| ticks * 1000.0 / hz)
+}
