@@ -347,7 +347,8 @@ fn assert_answer(p: &Peers, eps: &[&Ep]) {
             let ep = chunk.iter().find(|e| e.ip == ip).expect("pinged endpoint");
             let diag = p.w.sh(&format!(
                 "echo '# neighbour'; ip neigh show {ip}; echo '# endpoint'; nsenter --net={ns} ip -br addr; nsenter --net={ns} ip route; \
-                 nsenter --net={ns} ip neigh; echo '# retry'; ping -c3 -W5 {ip}",
+                 nsenter --net={ns} ip neigh; echo '# host end'; peer=$(nsenter --net={ns} cat /sys/class/net/eth0/iflink); \
+                 ip -d -o link | grep \"^$peer:\"; bridge -d link show | grep \"^$peer:\"; echo '# retry'; ping -c3 -W5 {ip}",
                 ns = ep.netns_path()
             ));
             eprintln!(

@@ -556,6 +556,8 @@ fn address_of(w: &World, ctr: &str, net: &str) -> (String, String) {
 #[test]
 fn bridge_endpoints_made_ahead_are_taken_by_the_next_container_and_dropped_with_their_network() {
     let mut w = World::new();
+    w.stop_daemon(nix::sys::signal::Signal::SIGTERM);
+    w.start_daemon(&["--ready-endpoints", "2"]);
     w.cnm(&["network", "create", "app"]).ok();
     let br = bridge_of(&w, "app");
     w.run_bg("r0", &["--network", "app"], &["sleep", "1000"]);
@@ -618,7 +620,7 @@ fn bridge_endpoints_made_ahead_are_taken_by_the_next_container_and_dropped_with_
 
     // A killed daemon's ready interfaces go at the next start; the containers keep working.
     w.stop_daemon(nix::sys::signal::Signal::SIGKILL);
-    w.start_daemon(&[]);
+    w.start_daemon(&["--ready-endpoints", "2"]);
     assert_eq!(ready_namespaces(&w), 0);
     wait_until("the killed daemon's ready interfaces to go", || {
         w.veths(Some(&br)).1.is_empty()

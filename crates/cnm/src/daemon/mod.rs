@@ -46,7 +46,7 @@ pub struct DaemonArgs {
     pub mtu: Option<u32>,
     /// Bridge endpoints kept ready per recently used network (a namespace with its veth already on the
     /// bridge, for the next container); 0 turns them off.
-    #[arg(long, default_value_t = cnm_drivers::ready::READY_PER_NETWORK)]
+    #[arg(long, default_value_t = cnm_drivers::ready::READY_DEFAULT)]
     pub ready_endpoints: usize,
     /// Log level: error, warn, info, debug, trace.
     #[arg(long, default_value = "info")]
