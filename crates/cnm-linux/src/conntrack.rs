@@ -12,11 +12,10 @@
 //! byte order).
 
 use std::collections::BTreeSet;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 
 use crate::error::{LinuxError, Result};
 
-const NETLINK_NETFILTER: libc::c_int = 12;
 const NFNL_SUBSYS_CTNETLINK: u16 = 1;
 const IPCTNL_MSG_CT_GET: u16 = 1;
 const IPCTNL_MSG_CT_DELETE: u16 = 2;
@@ -86,40 +85,6 @@ fn message(kind: u16, flags: u16, seq: u32, family: u8, payload: &[u8]) -> Vec<u
     m
 }
 
-fn socket() -> Result<OwnedFd> {
-    // SAFETY: plain socket(2); the descriptor is owned at once.
-    let fd = unsafe {
-        libc::socket(
-            libc::AF_NETLINK,
-            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-            NETLINK_NETFILTER,
-        )
-    };
-    if fd < 0 {
-        return Err(LinuxError::io(
-            "ctnetlink socket",
-            std::io::Error::last_os_error(),
-        ));
-    }
-    // SAFETY: fd is a fresh descriptor.
-    let sock = unsafe { OwnedFd::from_raw_fd(fd) };
-    let timeout = libc::timeval {
-        tv_sec: 2,
-        tv_usec: 0,
-    };
-    // SAFETY: setsockopt with a properly sized timeval.
-    unsafe {
-        libc::setsockopt(
-            sock.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_RCVTIMEO,
-            (&timeout as *const libc::timeval).cast(),
-            std::mem::size_of::<libc::timeval>() as libc::socklen_t,
-        );
-    }
-    Ok(sock)
-}
-
 fn send(sock: &OwnedFd, buf: &[u8], what: &str) -> Result<()> {
     // SAFETY: zeroed sockaddr_nl addresses the kernel (pid 0).
     let mut addr: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
@@ -157,7 +122,7 @@ pub fn delete_udp_by_dst_port(ports: &BTreeSet<u16>) -> Result<usize> {
     if ports.is_empty() {
         return Ok(0);
     }
-    let sock = socket()?;
+    let sock = crate::nftnl::netfilter_socket("ctnetlink socket")?;
     let flags = (libc::NLM_F_REQUEST | libc::NLM_F_DUMP) as u16;
     send(
         &sock,

@@ -417,10 +417,9 @@ pub fn dns_redirect_batch(
     b.finish()
 }
 
-/// Send a batch on a fresh nfnetlink socket of the calling thread's network namespace and wait for
-/// the kernel's acks; the first error (the kernel then aborted the whole batch) is returned.
-pub fn apply(batch: &[u8], acks: std::ops::Range<u32>) -> Result<()> {
-    // SAFETY: plain socket syscalls on a descriptor we own; buffers outlive the calls.
+/// A netfilter netlink socket of the calling thread's namespace whose reads give up after 2 s.
+pub(crate) fn netfilter_socket(what: &str) -> Result<OwnedFd> {
+    // SAFETY: plain socket(2); the descriptor is owned at once.
     let fd = unsafe {
         libc::socket(
             libc::AF_NETLINK,
@@ -429,10 +428,7 @@ pub fn apply(batch: &[u8], acks: std::ops::Range<u32>) -> Result<()> {
         )
     };
     if fd < 0 {
-        return Err(LinuxError::io(
-            "nfnetlink socket",
-            std::io::Error::last_os_error(),
-        ));
+        return Err(LinuxError::io(what, std::io::Error::last_os_error()));
     }
     // SAFETY: fd is a fresh descriptor.
     let sock = unsafe { OwnedFd::from_raw_fd(fd) };
@@ -446,10 +442,17 @@ pub fn apply(batch: &[u8], acks: std::ops::Range<u32>) -> Result<()> {
             sock.as_raw_fd(),
             libc::SOL_SOCKET,
             libc::SO_RCVTIMEO,
-            &timeout as *const _ as *const libc::c_void,
+            (&timeout as *const libc::timeval).cast(),
             std::mem::size_of::<libc::timeval>() as libc::socklen_t,
         );
     }
+    Ok(sock)
+}
+
+/// Send a batch on a fresh nfnetlink socket of the calling thread's network namespace and wait for
+/// the kernel's acks; the first error (the kernel then aborted the whole batch) is returned.
+pub fn apply(batch: &[u8], acks: std::ops::Range<u32>) -> Result<()> {
+    let sock = netfilter_socket("nfnetlink socket")?;
     // SAFETY: zeroed sockaddr_nl addresses the kernel (pid 0).
     let mut addr: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
     addr.nl_family = libc::AF_NETLINK as libc::sa_family_t;
