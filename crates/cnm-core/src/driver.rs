@@ -76,6 +76,12 @@ pub trait NetworkDriver: Send + Sync {
     /// Make interfaces for the next sandboxes on `net` ahead of time, in the background.
     fn replenish(&self, _net: &NetworkRecord) {}
 
+    /// The MAC behind the network's gateway addresses, when the driver keeps it fixed: sandboxes then
+    /// pin their gateways to it and never broadcast to find them.
+    fn gateway_mac(&self, _net: &NetworkRecord) -> Option<[u8; 6]> {
+        None
+    }
+
     /// Remove the endpoint's interface. `sandbox_going` = the namespace is about to be deleted anyway, so
     /// interfaces inside it need not be deleted one by one.
     async fn leave(
@@ -110,6 +116,8 @@ pub struct IfaceConfig {
     /// Made ahead of time (`NetworkDriver::take_ready`): already named, up and with its sysctls; only
     /// addresses are missing.
     pub prepared: bool,
+    /// Neighbour entries to pin on the interface (its network's gateways and their MAC).
+    pub neighbours: Vec<(IpAddr, [u8; 6])>,
 }
 
 /// Default routes a sandbox should have: `(gateway, ifname)` per family.

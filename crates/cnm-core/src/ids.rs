@@ -30,10 +30,19 @@ pub fn random_mac() -> [u8; 6] {
     m
 }
 
-/// A bridge MAC: `02:42:` plus four random bytes, as Docker's bridges.
-pub fn bridge_mac() -> [u8; 6] {
+/// A bridge MAC: `02:42:` plus four bytes, as Docker's bridges; here the first four bytes of the
+/// network id (random), so a bridge made again for the same network (restore) has the same MAC and the
+/// gateway entries pinned in its containers stay right.
+pub fn bridge_mac(network_id: &str) -> [u8; 6] {
     let mut m = [0x02, 0x42, 0, 0, 0, 0];
-    rand::rng().fill(&mut m[2..]);
+    let hex = network_id.as_bytes();
+    for (i, b) in m[2..].iter_mut().enumerate() {
+        let pair = hex
+            .get(2 * i..2 * i + 2)
+            .and_then(|p| std::str::from_utf8(p).ok())
+            .and_then(|p| u8::from_str_radix(p, 16).ok());
+        *b = pair.unwrap_or_else(|| rand::rng().random());
+    }
     m
 }
 
@@ -117,6 +126,18 @@ pub fn random_name() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bridge_mac_follows_its_network_id() {
+        let id = "0123abcd".to_string() + &"f".repeat(56);
+        assert_eq!(bridge_mac(&id), [0x02, 0x42, 0x01, 0x23, 0xab, 0xcd]);
+        assert_eq!(bridge_mac(&id), bridge_mac(&id));
+        let other = new_id();
+        assert_eq!(&format_mac(&bridge_mac(&other))[6..], {
+            let h = &other[..8];
+            &format!("{}:{}:{}:{}", &h[0..2], &h[2..4], &h[4..6], &h[6..8])[..]
+        });
+    }
 
     #[test]
     fn ids_are_64_hex_and_unique() {

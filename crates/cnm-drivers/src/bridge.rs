@@ -22,6 +22,8 @@ use crate::ready::{BridgePort, ReadyEndpoints};
 #[derive(Debug, Clone)]
 struct LiveBridge {
     index: u32,
+    /// The bridge's MAC, when cnm owns the bridge and so keeps it fixed (see `ids::bridge_mac`).
+    mac: Option<[u8; 6]>,
     mtu: Option<u32>,
     iface_prefix: String,
 }
@@ -73,13 +75,19 @@ impl BridgeDriver {
             .ok_or_else(|| {
                 DriverError(format!("bridge {name} of network {} is missing", net.name))
             })?;
-        self.remember(net, link.index)
+        self.remember(net, link.index, link.mac)
     }
 
-    fn remember(&self, net: &NetworkRecord, index: u32) -> DriverResult<LiveBridge> {
+    fn remember(
+        &self,
+        net: &NetworkRecord,
+        index: u32,
+        mac: Option<[u8; 6]>,
+    ) -> DriverResult<LiveBridge> {
         let opts = self.options(net)?;
         let live = LiveBridge {
             index,
+            mac: mac.filter(|_| !net.bridge_adopted),
             mtu: opts.mtu,
             iface_prefix: opts.iface_prefix,
         };
@@ -101,13 +109,51 @@ impl BridgeDriver {
             .unwrap_or_else(|| format!("br-{}", short(&net.id))))
     }
 
-    /// A new endpoint may take the address of one just removed, with another MAC: the host would keep
-    /// sending to the old MAC until its neighbour entry timed out.
-    async fn forget_neighbours(&self, bridge: u32, ep: &EndpointRecord) {
-        for ip in [ep.ipv4.map(|a| a.addr()), ep.ipv6.map(|a| a.addr())]
-            .into_iter()
-            .flatten()
-        {
+    /// Make the host send to the endpoint without ever flooding the bridge. A broadcast or an
+    /// unknown-destination frame on a bridge is copied to every port within one call, and past about
+    /// `net.core.netdev_max_backlog` (1000) ports the copies for the oldest ports are dropped: the
+    /// oldest containers stop answering the host. So:
+    /// - its addresses are pinned to its MAC in the host's neighbour table (the host never asks for
+    ///   them, and the entry a previous holder of the address left with another MAC is replaced);
+    /// - its MAC is pinned to its port in the bridge's FDB (a learned entry ages out after 300 s of
+    ///   silence, and the next frame to it would be flooded). `port` is None when the ready filler
+    ///   pinned it already.
+    ///
+    /// Best effort: without the entries the host still finds the container the usual way.
+    async fn pin_endpoint(&self, bridge: u32, port: Option<&str>, ep: &EndpointRecord) {
+        let neighbours = async {
+            for ip in endpoint_addresses(ep) {
+                let res = match ep.mac {
+                    Some(mac) => self.host.pin_neighbour(bridge, ip, mac).await,
+                    None => {
+                        self.host.forget_neighbour(bridge, ip).await;
+                        Ok(())
+                    }
+                };
+                if let Err(e) = res {
+                    tracing::warn!(address = %ip, error = %e, "could not pin the endpoint's neighbour entry");
+                }
+            }
+        };
+        let fdb = async {
+            let (Some(port), Some(mac)) = (port, ep.mac) else {
+                return;
+            };
+            let res = match self.host.link_by_name(port).await {
+                Ok(Some(l)) => self.host.pin_port_mac(l.index, mac).await,
+                Ok(None) => Err(cnm_linux::LinuxError::NotFound(port.to_string())),
+                Err(e) => Err(e),
+            };
+            if let Err(e) = res {
+                tracing::warn!(port, error = %e, "could not pin the endpoint's MAC on its bridge port");
+            }
+        };
+        futures::join!(neighbours, fdb);
+    }
+
+    /// The endpoint is leaving: its pinned entries go (the address may come back with another MAC).
+    async fn unpin_neighbours(&self, bridge: u32, ep: &EndpointRecord) {
+        for ip in endpoint_addresses(ep) {
             self.host.forget_neighbour(bridge, ip).await;
         }
     }
@@ -124,28 +170,29 @@ impl BridgeDriver {
 
     /// Create (or adopt) the bridge and give it the gateway addresses. A bridge cnm owns carries exactly
     /// those (a changed `--bip` moves docker0); an adopted one keeps whatever else its owner put on it.
-    /// Returns (index, created).
+    /// Returns (index, created, MAC).
     async fn ensure_bridge(
         &self,
         net: &NetworkRecord,
         name: &str,
         owned: bool,
-    ) -> DriverResult<(u32, bool)> {
+    ) -> DriverResult<(u32, bool, Option<[u8; 6]>)> {
         let opts = self.options(net)?;
-        let (index, created) = match self.host.link_by_name(name).await.map_err(err)? {
-            Some(l) if l.kind.as_deref() == Some("bridge") => (l.index, false),
+        let (index, created, mac) = match self.host.link_by_name(name).await.map_err(err)? {
+            Some(l) if l.kind.as_deref() == Some("bridge") => (l.index, false, l.mac),
             Some(_) => {
                 return Err(DriverError(format!(
                     "device {name} exists and is not a bridge"
                 )))
             }
             None => {
+                let mac = bridge_mac(&net.id);
                 let idx = self
                     .host
-                    .create_bridge_with(name, bridge_mac(), opts.mtu, opts.mcast_snooping)
+                    .create_bridge_with(name, mac, opts.mtu, opts.mcast_snooping)
                     .await
                     .map_err(err)?;
-                (idx, true)
+                (idx, true, Some(mac))
             }
         };
         let res = async {
@@ -176,12 +223,18 @@ impl BridgeDriver {
             }
             return Err(e);
         }
-        Ok((index, created))
+        Ok((index, created, mac))
     }
 }
 
 /// The kernel's `BR_MAX_PORTS`: port numbers are 10 bits and port 0 is reserved.
 const BRIDGE_MAX_PORTS: u32 = 1024;
+
+fn endpoint_addresses(ep: &EndpointRecord) -> impl Iterator<Item = std::net::IpAddr> {
+    [ep.ipv4.map(|a| a.addr()), ep.ipv6.map(|a| a.addr())]
+        .into_iter()
+        .flatten()
+}
 
 fn is_link_local(a: &IpNet) -> bool {
     match a {
@@ -221,11 +274,11 @@ impl NetworkDriver for BridgeDriver {
     async fn create_network(&self, net: &mut NetworkRecord) -> DriverResult<()> {
         let name = self.bridge_name(net)?;
         let owned = is_cnm_bridge_name(&name) || name == "docker0";
-        let (index, created) = self.ensure_bridge(net, &name, owned).await?;
-        self.remember(net, index)?;
+        let (index, created, mac) = self.ensure_bridge(net, &name, owned).await?;
         net.bridge_name = Some(name.clone());
         // A device that existed before is the user's (or docker0 of a previous life): never delete it.
         net.bridge_adopted = !created && !is_cnm_bridge_name(&name) && name != "docker0";
+        self.remember(net, index, mac)?;
         tracing::debug!(bridge = %name, created, "bridge ready");
         Ok(())
     }
@@ -280,8 +333,8 @@ impl NetworkDriver for BridgeDriver {
                 host_alias: None,
             })
             .await;
-        if res.is_ok() {
-            self.forget_neighbours(bridge.index, ep).await;
+        if res.as_ref().is_ok() || res.as_ref().is_err_and(|e| e.is_exists()) {
+            self.pin_endpoint(bridge.index, Some(host_name), ep).await;
         }
         match res {
             Ok(()) => Ok(()),
@@ -306,8 +359,12 @@ impl NetworkDriver for BridgeDriver {
         if let Some(host_name) = ep.host_ifname.as_deref() {
             self.host.clear_alias(host_name).await.map_err(err)?;
         }
-        self.forget_neighbours(bridge.index, ep).await;
+        self.pin_endpoint(bridge.index, None, ep).await;
         Ok(())
+    }
+
+    fn gateway_mac(&self, net: &NetworkRecord) -> Option<[u8; 6]> {
+        self.live().get(&net.id).and_then(|l| l.mac)
     }
 
     fn replenish(&self, net: &NetworkRecord) {
@@ -327,11 +384,14 @@ impl NetworkDriver for BridgeDriver {
 
     async fn leave(
         &self,
-        _net: &NetworkRecord,
+        net: &NetworkRecord,
         ep: &EndpointRecord,
         netns: &Path,
         sandbox_going: bool,
     ) -> DriverResult<()> {
+        if let Ok(bridge) = self.live_bridge(net).await {
+            self.unpin_neighbours(bridge.index, ep).await;
+        }
         if sandbox_going {
             // Deleting the namespace takes the veth with it, asynchronously and batched by the kernel.
             return Ok(());
@@ -345,8 +405,8 @@ impl NetworkDriver for BridgeDriver {
 
     async fn restore_network(&self, net: &NetworkRecord) -> DriverResult<()> {
         let name = self.bridge_name(net)?;
-        let (index, created) = self.ensure_bridge(net, &name, !net.bridge_adopted).await?;
-        self.remember(net, index)?;
+        let (index, created, mac) = self.ensure_bridge(net, &name, !net.bridge_adopted).await?;
+        self.remember(net, index, mac)?;
         if created {
             tracing::info!(bridge = %name, network = %net.name, "recreated missing bridge");
         }
@@ -392,7 +452,51 @@ impl NetworkDriver for BridgeDriver {
                 }
             }
         }
+        self.unpin_strays(nets, eps, &links, &mut removed).await;
         Ok(removed)
+    }
+}
+
+impl BridgeDriver {
+    /// Pinned neighbour entries of addresses no endpoint holds any more (a daemon killed between
+    /// removing a sandbox and unpinning). Only on bridges cnm owns and only inside the network's
+    /// subnets: anything else is somebody else's.
+    async fn unpin_strays(
+        &self,
+        nets: &[&NetworkRecord],
+        eps: &[&EndpointRecord],
+        links: &[cnm_linux::LinkInfo],
+        removed: &mut Vec<String>,
+    ) {
+        for net in nets
+            .iter()
+            .filter(|n| n.driver == "bridge" && !n.bridge_adopted)
+        {
+            let Ok(name) = self.bridge_name(net) else {
+                continue;
+            };
+            let Some(link) = links.iter().find(|l| l.name == name) else {
+                continue;
+            };
+            let pinned = match self.host.pinned_neighbours(link.index).await {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::warn!(bridge = %name, error = %e, "could not list neighbour entries");
+                    continue;
+                }
+            };
+            for ip in pinned {
+                let ours = net.subnets.iter().any(|s| s.subnet.contains(&ip));
+                let held = eps
+                    .iter()
+                    .filter(|e| e.network_id == net.id)
+                    .any(|e| endpoint_addresses(e).any(|a| a == ip));
+                if ours && !held {
+                    self.host.forget_neighbour(link.index, ip).await;
+                    removed.push(format!("neighbour {ip} on {name}"));
+                }
+            }
+        }
     }
 }
 

@@ -28,9 +28,8 @@ use cnm_linux::{netns, sysctl, LinuxError, Netlink, VethSpec};
 /// Ready endpoints kept per network when turned on (`--ready-endpoints`): one is taken by each start,
 /// one is being made.
 pub const READY_PER_NETWORK: usize = 2;
-/// Off by default until a failure seen only in the peer suite's 1000-container run (an early container
-/// stopped answering ARP) is explained.
-pub const READY_DEFAULT: usize = 0;
+/// On by default. They hold up to 2 of a bridge's 1023 ports.
+pub const READY_DEFAULT: usize = READY_PER_NETWORK;
 /// Ready endpoints kept over all networks (each is a namespace and a veth, a few hundred KB of kernel
 /// memory); the least recently used network gives up its own first.
 pub const READY_TOTAL: usize = 8;
@@ -245,9 +244,10 @@ impl ReadyEndpoints {
         let mac = random_mac();
         let staged = staging_ifname(&endpoint_id);
         let res = async {
+            let host_name = veth_name(&endpoint_id);
             self.host
                 .create_veth(&VethSpec {
-                    host_name: &veth_name(&endpoint_id),
+                    host_name: &host_name,
                     peer_name: &staged,
                     peer_netns: &path,
                     peer_mac: Some(mac),
@@ -258,6 +258,14 @@ impl ReadyEndpoints {
                     host_alias: Some(READY_ALIAS),
                 })
                 .await?;
+            // The bridge knows the MAC's port before the container sends anything (see the bridge
+            // driver's `pin_endpoint`); the start then has only the neighbour entry to add.
+            let host = self
+                .host
+                .link_by_name(&host_name)
+                .await?
+                .ok_or_else(|| LinuxError::NotFound(host_name.clone()))?;
+            self.host.pin_port_mac(host.index, mac).await?;
             bring_up(&path, &staged, port).await
         }
         .await;

@@ -133,6 +133,13 @@ impl SandboxOs for LinuxSandboxOs {
             for a in &i.addresses {
                 nl.add_address(link.index, *a).await.map_err(err)?;
             }
+            // A container's first packet out would otherwise be an ARP broadcast for its gateway, copied
+            // to every port of the bridge; pinned, it never asks. Best effort: it can still ask.
+            for (ip, mac) in &i.neighbours {
+                if let Err(e) = nl.pin_neighbour(link.index, *ip, *mac).await {
+                    tracing::warn!(gateway = %ip, error = %e, "could not pin the gateway's neighbour entry");
+                }
+            }
             if staged {
                 nl.rename_up(link.index, &i.ifname).await.map_err(err)?;
             } else if !link.up {

@@ -13,6 +13,7 @@ use netlink_packet_route::link::{
     InfoBridgePort, InfoKind, InfoPortData, InfoPortKind, InfoVeth, LinkAttribute, LinkFlags,
     LinkInfo as NlLinkInfo, LinkMessage,
 };
+use netlink_packet_route::neighbour::NeighbourAttribute;
 use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteMessage};
 use netlink_packet_route::AddressFamily;
 use rtnetlink::packet_core::{NLM_F_ACK, NLM_F_REQUEST};
@@ -291,8 +292,72 @@ impl Netlink {
         };
         msg.header.ifindex = index;
         msg.attributes
-            .push(netlink_packet_route::neighbour::NeighbourAttribute::Destination(ip.into()));
+            .push(NeighbourAttribute::Destination(ip.into()));
         let _ = self.handle.neighbours().del(msg).execute().await;
+    }
+
+    /// Pin `ip` to `mac` on link `index`: a permanent neighbour entry, made or replaced. The host then
+    /// never asks for that address, so it sends no broadcast that a bridge would copy to every port.
+    pub async fn pin_neighbour(&self, index: u32, ip: IpAddr, mac: [u8; 6]) -> Result<()> {
+        self.handle
+            .neighbours()
+            .add(index, ip)
+            .link_layer_address(&mac)
+            .replace()
+            .execute()
+            .await
+            .map_err(|e| LinuxError::netlink(format!("pin neighbour {ip} on link {index}"), e))
+    }
+
+    /// Tell the bridge that `mac` is behind its port `port` for good: a static FDB entry, which does
+    /// not age out as a learned one does after 300 s of silence. Frames to that MAC are then never
+    /// flooded to every port. The entry goes with the port.
+    pub async fn pin_port_mac(&self, port: u32, mac: [u8; 6]) -> Result<()> {
+        use netlink_packet_route::neighbour::{NeighbourFlags, NeighbourState};
+        self.handle
+            .neighbours()
+            .add_bridge(port, &mac)
+            .state(NeighbourState::Noarp)
+            .flags(NeighbourFlags::Controller)
+            .replace()
+            .execute()
+            .await
+            .map_err(|e| LinuxError::netlink(format!("pin MAC on bridge port {port}"), e))
+    }
+
+    /// The addresses with a permanent neighbour entry on link `index`.
+    pub async fn pinned_neighbours(&self, index: u32) -> Result<Vec<IpAddr>> {
+        use netlink_packet_route::neighbour::{NeighbourAddress, NeighbourState};
+        let mut out = Vec::new();
+        for family in [AddressFamily::Inet, AddressFamily::Inet6] {
+            let mut dump = self
+                .handle
+                .neighbours()
+                .get()
+                .set_address_family(family)
+                .execute();
+            while let Some(msg) = dump
+                .try_next()
+                .await
+                .map_err(|e| LinuxError::netlink("dump neighbours", e))?
+            {
+                if msg.header.ifindex != index || msg.header.state != NeighbourState::Permanent {
+                    continue;
+                }
+                for a in &msg.attributes {
+                    match a {
+                        NeighbourAttribute::Destination(NeighbourAddress::Inet(v4)) => {
+                            out.push(IpAddr::V4(*v4))
+                        }
+                        NeighbourAttribute::Destination(NeighbourAddress::Inet6(v6)) => {
+                            out.push(IpAddr::V6(*v6))
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Add an address; an address that is already there is not an error.

@@ -345,10 +345,19 @@ fn assert_answer(p: &Peers, eps: &[&Ep]) {
         ));
         for ip in out.stdout.split_whitespace() {
             let ep = chunk.iter().find(|e| e.ip == ip).expect("pinged endpoint");
+            // The host end is found by the peer index of the endpoint's eth0 (`eth0@ifN`): /sys
+            // would show the namespace that mounted it, not the endpoint's.
             let diag = p.w.sh(&format!(
-                "echo '# neighbour'; ip neigh show {ip}; echo '# endpoint'; nsenter --net={ns} ip -br addr; nsenter --net={ns} ip route; \
-                 nsenter --net={ns} ip neigh; echo '# host end'; peer=$(nsenter --net={ns} cat /sys/class/net/eth0/iflink); \
-                 ip -d -o link | grep \"^$peer:\"; bridge -d link show | grep \"^$peer:\"; echo '# retry'; ping -c3 -W5 {ip}",
+                "echo '# neighbour'; ip neigh show {ip}
+                 echo '# endpoint'; nsenter --net={ns} ip -br addr; nsenter --net={ns} ip route
+                 nsenter --net={ns} ip neigh; nsenter --net={ns} ip -s -o link show eth0
+                 echo '# host end'
+                 peer=$(nsenter --net={ns} ip -o link show eth0 | sed -n 's/.*@if\\([0-9]*\\):.*/\\1/p')
+                 mac=$(nsenter --net={ns} ip -o link show eth0 | sed -n 's/.*link.ether \\([0-9a-f:]*\\).*/\\1/p')
+                 ip -d -s -o link | grep \"^$peer:\"; bridge -d link show | grep \"^$peer:\"
+                 echo \"# fdb entries for $mac\"; bridge fdb show | grep -i \"$mac\"
+                 echo \"# route\"; ip -4 route get {ip}; echo \"# arp_cache\"; cat /proc/net/stat/arp_cache | head -2; ip -4 neigh | wc -l
+                 echo '# retry'; ping -c3 -W5 {ip}",
                 ns = ep.netns_path()
             ));
             eprintln!(

@@ -705,3 +705,100 @@ fn bridges_have_multicast_snooping_off_unless_asked_and_ipv6_neighbour_discovery
     w.cnm(&["exec", "m1", "--", "ping", "-6", "-c1", "-W2", &ip6])
         .ok();
 }
+
+/// Packets of eth0 received inside a container (its /proc/net/dev).
+fn rx_packets(w: &World, ctr: &str) -> u64 {
+    let dev = w
+        .cnm(&["exec", ctr, "--", "cat", "/proc/net/dev"])
+        .ok()
+        .stdout;
+    dev.lines()
+        .find_map(|l| l.trim().strip_prefix("eth0:"))
+        .and_then(|f| f.split_whitespace().nth(1))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no eth0 in {ctr}'s /proc/net/dev:\n{dev}"))
+}
+
+/// A broadcast or unknown-destination frame on a bridge is copied to every port at once, and past
+/// about 1000 ports the copies for the oldest ports are dropped. So the host and a container reach each
+/// other without flooding: the container's addresses are pinned to its MAC in the host's neighbour
+/// table, its MAC to its port in the bridge's FDB, its gateway to the bridge's MAC in its own table,
+/// and no other container sees their traffic. The host's entries go with the container, and a restart
+/// removes the ones a killed daemon left.
+#[test]
+fn the_host_and_a_container_reach_each_other_without_flooding_the_bridge() {
+    let mut w = World::new();
+    w.cnm(&["network", "create", "--subnet", "10.77.0.0/24", "quiet"])
+        .ok();
+    // The first container of a network makes its own interface, the second takes a ready one.
+    w.run_bg("q0", &["--network", "quiet"], &["sleep", "1000"]);
+    w.run_bg("q1", &["--network", "quiet"], &["sleep", "1000"]);
+    let br = bridge_of(&w, "quiet");
+    let link = w.sh(&format!("ip -o link show {br}")).ok().stdout;
+    let br_mac = link
+        .split_whitespace()
+        .skip_while(|f| *f != "link/ether")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no MAC in {link}"))
+        .to_string();
+    for (me, other) in [("q0", "q1"), ("q1", "q0")] {
+        let net = &w.inspect("container", me)["NetworkSettings"]["Networks"]["quiet"];
+        let ip = net["IPAddress"].as_str().expect("address").to_string();
+        let mac = net["MacAddress"].as_str().expect("mac").to_string();
+        let gw = net["Gateway"].as_str().expect("gateway").to_string();
+        let neigh = w.sh(&format!("ip neigh show dev {br} {ip}")).ok().stdout;
+        assert!(
+            neigh.contains(&format!("lladdr {mac} PERMANENT")),
+            "{me}: {neigh}"
+        );
+        let fdb = w
+            .sh(&format!("bridge fdb show br {br} | grep -i '^{mac} '"))
+            .ok()
+            .stdout;
+        assert!(fdb.contains("static"), "{me}: {fdb}");
+        let inside = w
+            .cnm(&["exec", me, "--", "ip", "neigh", "show", &gw])
+            .ok()
+            .stdout;
+        assert!(
+            inside.contains(&format!("lladdr {br_mac} PERMANENT")),
+            "{me}: {inside}"
+        );
+        // The host forgets what it learned, as it would over time (dynamic entries age out); the
+        // ping and its answer (no ARP request either way, no flooded frame) reach only the two ends.
+        w.sh(&format!(
+            "ip neigh flush dev {br} && bridge fdb flush dev {br} dynamic"
+        ))
+        .ok();
+        let before = rx_packets(&w, other);
+        w.sh(&format!("ping -c3 -i0.2 -W1 {ip}")).ok();
+        assert_eq!(
+            rx_packets(&w, other),
+            before,
+            "{other} saw traffic between the host and {me}"
+        );
+    }
+    let ip = w.ip("q0", "quiet");
+
+    w.cnm(&["rm", "-f", "q0"]).ok();
+    let neigh = w.sh(&format!("ip neigh show dev {br} {ip}")).ok().stdout;
+    assert!(!neigh.contains("PERMANENT"), "{neigh}");
+
+    // What a daemon killed between removing a sandbox and unpinning leaves: a pinned address of the
+    // network that no endpoint holds goes at the next start; one outside its subnet is not cnm's.
+    w.sh(&format!(
+        "ip neigh add 10.77.0.200 lladdr 02:00:00:00:00:c8 dev {br} nud permanent && \
+         ip neigh add 192.0.2.9 lladdr 02:00:00:00:00:09 dev {br} nud permanent"
+    ))
+    .ok();
+    w.stop_daemon(nix::sys::signal::Signal::SIGKILL);
+    w.start_daemon(&[]);
+    let left = w
+        .sh(&format!("ip neigh show dev {br} nud permanent"))
+        .ok()
+        .stdout;
+    assert!(!left.contains("10.77.0.200"), "{left}");
+    assert!(left.contains("192.0.2.9"), "{left}");
+    let q1 = w.ip("q1", "quiet");
+    assert!(left.contains(&q1), "q1's entry stays: {left}");
+}

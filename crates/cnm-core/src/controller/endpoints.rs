@@ -278,6 +278,29 @@ impl Controller {
         st.endpoints.remove(&ep.id);
     }
 
+    /// The endpoint network's gateways with the MAC its driver keeps them behind (none when the driver
+    /// does not keep it fixed).
+    fn gateway_neighbours(&self, st: &State, ep: &EndpointRecord) -> Vec<(IpAddr, [u8; 6])> {
+        let Some(net) = st.networks.get(&ep.network_id) else {
+            return Vec::new();
+        };
+        let Some(mac) = self
+            .driver(&net.rec.driver)
+            .ok()
+            .and_then(|d| d.gateway_mac(&net.rec))
+        else {
+            return Vec::new();
+        };
+        let families = [ep.ipv4.is_some(), ep.ipv6.is_some()];
+        net.rec
+            .subnets
+            .iter()
+            .filter(|s| families[usize::from(s.subnet.addr().is_ipv6())])
+            .filter_map(|s| s.gateway)
+            .map(|g| (g, mac))
+            .collect()
+    }
+
     /// One visit to the sandbox's namespace: addresses for the interfaces just joined, then the default
     /// routes moved to the gateway endpoints Docker's rule selects now. `prepared`: the endpoint whose
     /// interface came ready (named, up, sysctls written). `force_routes` reinstalls the routes whatever
@@ -303,6 +326,7 @@ impl Controller {
                 addresses: [ep.ipv4, ep.ipv6].into_iter().flatten().collect(),
                 no_ipv6: ep.ipv6.is_none(),
                 prepared: prepared == Some(ep.id.as_str()),
+                neighbours: self.gateway_neighbours(st, ep),
             })
             .collect();
         let routes = if force_routes {
