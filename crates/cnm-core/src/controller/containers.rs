@@ -444,8 +444,8 @@ impl Controller {
             render_hosts(&extra, &own, &hostname, &ctr.config.domainname)
         };
         let host_rc = match host_rc {
-            Some(rc) => rc.clone(),
-            None => self.host_resolv_conf(),
+            Some(rc) => std::borrow::Cow::Borrowed(rc),
+            None => std::borrow::Cow::Owned(self.host_resolv_conf()),
         };
         let dns = DnsSettings {
             container_dns: &ctr.config.dns,
