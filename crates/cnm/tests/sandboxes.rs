@@ -704,6 +704,23 @@ fn bridges_have_multicast_snooping_off_unless_asked_and_ipv6_neighbour_discovery
         .to_string();
     w.cnm(&["exec", "m1", "--", "ping", "-6", "-c1", "-W2", &ip6])
         .ok();
+    // The IPv6 gateway is pinned too, and the host reaches the container over IPv6 by its pinned entry.
+    let gw6 = c["NetworkSettings"]["Networks"]["v6"]["IPv6Gateway"]
+        .as_str()
+        .expect("v6 gateway")
+        .to_string();
+    let inside = w
+        .cnm(&["exec", "m0", "--", "ip", "-6", "neigh", "show", &gw6])
+        .ok()
+        .stdout;
+    assert!(inside.contains("PERMANENT"), "{inside}");
+    let br = bridge_of(&w, "v6");
+    let host = w
+        .sh(&format!("ip -6 neigh show dev {br} {ip6}"))
+        .ok()
+        .stdout;
+    assert!(host.contains("PERMANENT"), "{host}");
+    w.sh(&format!("ping -6 -c1 -W2 {ip6}")).ok();
 }
 
 /// Packets of eth0 received inside a container (its /proc/net/dev).
