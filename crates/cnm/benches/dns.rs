@@ -137,6 +137,13 @@ fn throughput(w: &World, file: &str, gateway: &str, entries: &[(String, String, 
     println!("|---|---|---|---|---|");
     let (qps, lost, avg, max) = dnsperf(w, "client", "127.0.0.11", file, secs);
     println!("| cnm (127.0.0.11 in the container) | {qps:.0} | {lost} | {avg:.3} | {max:.2} |");
+    // Whether the resolver thread left real-time during the run (its CPU budget, `priority.rs`).
+    let log = w.log();
+    let demoted = log
+        .lines()
+        .filter(|l| l.contains("over its real-time CPU budget") || l.contains("UDP thread demoted"))
+        .count();
+    println!("(resolver thread demoted to fair scheduling {demoted} times so far)");
     if std::env::var("CNM_DNS_PACED_DIRECT").is_ok_and(|v| v == "1") {
         let pid = w.inspect("container", "client")["State"]["Pid"]
             .as_u64()
