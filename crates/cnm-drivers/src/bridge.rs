@@ -6,13 +6,14 @@
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use cnm_core::driver::{DriverError, DriverResult, NetworkDriver, ReadyEndpoint};
 use cnm_core::ids::{bridge_mac, short, staging_ifname};
 use cnm_core::model::{EndpointRecord, NetworkRecord};
 use cnm_core::options::BridgeOptions;
-use cnm_linux::{sysctl, Netlink, VethSpec};
+use cnm_linux::{sysctl, LinuxError, Netlink, VethSpec};
 use ipnet::IpNet;
 
 use crate::ready::{BridgePort, ReadyEndpoints};
@@ -26,7 +27,15 @@ struct LiveBridge {
     mac: Option<[u8; 6]>,
     mtu: Option<u32>,
     iface_prefix: String,
+    /// When an endpoint last left with its sandbox: its port is freed when the kernel has cleaned up
+    /// the namespace, a little later.
+    left_at: Option<Instant>,
 }
+
+/// How long after an endpoint left a full bridge a join waits for its port to be freed.
+const PORT_FREED_WITHIN: Duration = Duration::from_secs(2);
+/// The pause between tries meanwhile.
+const PORT_RETRY: Duration = Duration::from_millis(20);
 
 pub struct BridgeDriver {
     host: Netlink,
@@ -61,6 +70,30 @@ impl BridgeDriver {
         self.live.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Make an endpoint's veth on the bridge. A full bridge (EXFULL) first gives the container the ports
+    /// its ready endpoints hold (they must never cost a container its place: Docker has all 1023), then,
+    /// right after an endpoint left, waits for the kernel to free that one's port.
+    async fn add_port(&self, net: &NetworkRecord, spec: &VethSpec<'_>) -> Result<(), LinuxError> {
+        let mut res = self.host.create_veth(spec).await;
+        if !res.as_ref().is_err_and(LinuxError::is_full) {
+            return res;
+        }
+        if let Some(ready) = &self.ready {
+            if ready.free_ports(&net.id).await > 0 {
+                res = self.host.create_veth(spec).await;
+            }
+        }
+        while res.as_ref().is_err_and(LinuxError::is_full) {
+            let left_at = self.live().get(&net.id).and_then(|l| l.left_at);
+            if left_at.is_none_or(|t| t.elapsed() >= PORT_FREED_WITHIN) {
+                break;
+            }
+            tokio::time::sleep(PORT_RETRY).await;
+            res = self.host.create_veth(spec).await;
+        }
+        res
+    }
+
     /// The network's bridge as plumbed; rebuilt from the kernel if this process has not plumbed it.
     async fn live_bridge(&self, net: &NetworkRecord) -> DriverResult<LiveBridge> {
         if let Some(l) = self.live().get(&net.id) {
@@ -90,6 +123,7 @@ impl BridgeDriver {
             mac: mac.filter(|_| !net.bridge_adopted),
             mtu: opts.mtu,
             iface_prefix: opts.iface_prefix,
+            left_at: None,
         };
         self.live().insert(net.id.clone(), live.clone());
         Ok(live)
@@ -319,20 +353,19 @@ impl NetworkDriver for BridgeDriver {
             .host_ifname
             .as_deref()
             .ok_or_else(|| DriverError("endpoint has no host interface name".into()))?;
-        let res = self
-            .host
-            .create_veth(&VethSpec {
-                host_name,
-                peer_name: &staging_ifname(&ep.id),
-                peer_netns: netns,
-                peer_mac: ep.mac,
-                mtu: bridge.mtu,
-                master: Some(bridge.index),
-                host_ipv6_off: true,
-                hairpin: true,
-                host_alias: None,
-            })
-            .await;
+        let peer_name = staging_ifname(&ep.id);
+        let spec = VethSpec {
+            host_name,
+            peer_name: &peer_name,
+            peer_netns: netns,
+            peer_mac: ep.mac,
+            mtu: bridge.mtu,
+            master: Some(bridge.index),
+            host_ipv6_off: true,
+            hairpin: true,
+            host_alias: None,
+        };
+        let res = self.add_port(net, &spec).await;
         if res.as_ref().is_ok() || res.as_ref().is_err_and(|e| e.is_exists()) {
             self.pin_endpoint(bridge.index, Some(host_name), ep).await;
         }
@@ -392,7 +425,13 @@ impl NetworkDriver for BridgeDriver {
         if let Ok(bridge) = self.live_bridge(net).await {
             self.unpin_neighbours(bridge.index, ep).await;
         }
+        if let Some(ready) = &self.ready {
+            ready.port_freed(&net.id);
+        }
         if sandbox_going {
+            if let Some(l) = self.live().get_mut(&net.id) {
+                l.left_at = Some(Instant::now());
+            }
             // Deleting the namespace takes the veth with it, asynchronously and batched by the kernel.
             return Ok(());
         }

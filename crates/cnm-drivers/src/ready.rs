@@ -28,7 +28,7 @@ use cnm_linux::{netns, sysctl, LinuxError, Netlink, VethSpec};
 /// Ready endpoints kept per network when turned on (`--ready-endpoints`): one is taken by each start,
 /// one is being made.
 pub const READY_PER_NETWORK: usize = 2;
-/// On by default. They hold up to 2 of a bridge's 1023 ports.
+/// On by default. They hold up to 2 of a bridge's 1023 ports, and give them up when a container needs one.
 pub const READY_DEFAULT: usize = READY_PER_NETWORK;
 /// Ready endpoints kept over all networks (each is a namespace and a veth, a few hundred KB of kernel
 /// memory); the least recently used network gives up its own first.
@@ -58,6 +58,9 @@ struct NetworkReady {
     ready: Vec<Prepared>,
     filling: bool,
     last_used: u64,
+    /// The bridge refused a port: make none until an endpoint leaves it, since the ports ready
+    /// endpoints hold are then ports a container cannot have.
+    full: bool,
 }
 
 #[derive(Default)]
@@ -172,7 +175,7 @@ impl ReadyEndpoints {
             let now = inner.clock;
             let net = inner.nets.entry(net_id.to_string()).or_default();
             net.last_used = now;
-            if net.filling || net.ready.len() >= self.per_network {
+            if net.filling || net.full || net.ready.len() >= self.per_network {
                 return;
             }
             net.filling = true;
@@ -215,7 +218,7 @@ impl ReadyEndpoints {
             let closed = self.closed.load(Ordering::Acquire);
             let mut inner = self.inner();
             match (made, inner.nets.get_mut(net_id)) {
-                (Ok(p), Some(net)) if !closed => net.ready.push(p),
+                (Ok(p), Some(net)) if !closed && !net.full => net.ready.push(p),
                 // Shutting down, or the network was deleted while this one was being made.
                 (Ok(p), net) => {
                     if let Some(net) = net {
@@ -226,9 +229,14 @@ impl ReadyEndpoints {
                     return;
                 }
                 (Err(e), net) => {
-                    tracing::warn!(network = %net_id, error = %e, "could not make a ready endpoint");
+                    if e.is_full() {
+                        tracing::debug!(network = %net_id, "bridge full: no ready endpoints until one leaves");
+                    } else {
+                        tracing::warn!(network = %net_id, error = %e, "could not make a ready endpoint");
+                    }
                     if let Some(net) = net {
                         net.filling = false;
+                        net.full |= e.is_full();
                     }
                     return;
                 }
@@ -280,6 +288,46 @@ impl ReadyEndpoints {
                 drop_namespace(&path);
                 Err(e)
             }
+        }
+    }
+
+    /// The network's bridge refused a container's port: give back the ports its ready endpoints hold,
+    /// at once (deleting the host ends; dropping the namespaces alone frees them only when the kernel
+    /// gets round to it), and make no more until an endpoint leaves. Returns how many were freed.
+    pub async fn free_ports(&self, net_id: &str) -> usize {
+        let held = {
+            let mut inner = self.inner();
+            let net = inner.nets.entry(net_id.to_string()).or_default();
+            net.full = true;
+            std::mem::take(&mut net.ready)
+        };
+        let mut freed = 0;
+        for p in &held {
+            let host_name = veth_name(&p.endpoint_id);
+            match self.host.link_by_name(&host_name).await {
+                Ok(Some(l)) => match self.host.delete_link(l.index).await {
+                    Ok(()) => freed += 1,
+                    Err(e) => {
+                        tracing::warn!(ready = %host_name, error = %e, "could not free a ready endpoint's port")
+                    }
+                },
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(ready = %host_name, error = %e, "could not free a ready endpoint's port")
+                }
+            }
+            drop_namespace(&p.netns);
+        }
+        if freed > 0 {
+            tracing::info!(network = %net_id, freed, "bridge full: gave the ready endpoints' ports to containers");
+        }
+        freed
+    }
+
+    /// An endpoint left the network's bridge: ready endpoints may be made again.
+    pub fn port_freed(&self, net_id: &str) {
+        if let Some(net) = self.inner().nets.get_mut(net_id) {
+            net.full = false;
         }
     }
 

@@ -819,3 +819,76 @@ fn the_host_and_a_container_reach_each_other_without_flooding_the_bridge() {
     let q1 = w.ip("q1", "quiet");
     assert!(left.contains(&q1), "q1's entry stays: {left}");
 }
+
+/// Ports on a bridge, whoever holds them.
+fn bridge_ports(w: &World, bridge: &str) -> usize {
+    let (containers, ready) = w.veths(Some(bridge));
+    containers.len() + ready.len()
+}
+
+#[test]
+fn a_full_bridge_gives_the_ports_of_its_ready_endpoints_to_containers() {
+    let w = World::new();
+    w.cnm(&["network", "create", "--subnet", "10.77.0.0/20", "full"])
+        .ok();
+    w.cnm(&["network", "create", "other"]).ok();
+    w.run_bg("first", &["--network", "full"], &["sleep", "1000"]);
+    let br = bridge_of(&w, "full");
+    wait_until("two ready endpoints on the bridge", || {
+        w.veths(Some(&br)).1.len() == 2
+    });
+    // A bridge holds 1023 ports: the container's, the two ready ones and 1020 of someone else's.
+    let mut batch = String::new();
+    for i in 0..1020 {
+        batch.push_str(&format!(
+            "link add fill{i} type veth peer name fillp{i}\nlink set fill{i} master {br}\n"
+        ));
+    }
+    std::fs::write(w.path("fill.batch"), batch).expect("batch");
+    w.sh(&format!("ip -batch {}", w.path("fill.batch").display()))
+        .ok();
+    assert_eq!(bridge_ports(&w, &br), 1023);
+    w.sh(&format!(
+        "ip link add over type veth peer name overp && ip link set over master {br}"
+    ))
+    .fails(2, "xchange full");
+
+    // Connecting a container needs a port: the ready endpoints give theirs up.
+    w.run_bg("late", &["--network", "other"], &["sleep", "1000"]);
+    w.cnm(&["network", "connect", "full", "late"]).ok();
+    assert!(
+        w.veths(Some(&br)).1.is_empty(),
+        "ready endpoints gave up their ports"
+    );
+    let first = w.ip("first", "full");
+    w.cnm(&["exec", "late", "--", "ping", "-c", "1", "-W", "2", &first])
+        .ok();
+    // None is made again while the bridge is full: the one port left goes to the next container.
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(w.veths(Some(&br)).1.len(), 0, "no ready endpoint refilled");
+    w.run_bg("third", &["--network", "other"], &["sleep", "1000"]);
+    w.cnm(&["network", "connect", "full", "third"]).ok();
+    assert_eq!(bridge_ports(&w, &br), 1023);
+
+    // Really full: a clear error, and nothing half-made.
+    w.run_bg("fourth", &["--network", "other"], &["sleep", "1000"]);
+    let before = w.sh("ip -o link show type veth | wc -l").ok().stdout;
+    w.cnm(&["network", "connect", "full", "fourth"]).fails(
+        1,
+        "network full is full: a Linux bridge holds at most 1023 endpoints",
+    );
+    assert_eq!(
+        w.sh("ip -o link show type veth | wc -l").ok().stdout,
+        before
+    );
+    let nets = w.inspect("container", "fourth")["NetworkSettings"]["Networks"].clone();
+    assert!(nets.get("full").is_none(), "{nets}");
+    w.cnm(&["exec", "fourth", "--", "ip", "link", "show", "eth1"])
+        .fails(1, "");
+
+    // Once a container leaves, a port is free for ready endpoints again.
+    w.cnm(&["rm", "-f", "late"]).ok();
+    w.run_bg("fifth", &["--network", "full"], &["sleep", "1000"]);
+    w.cnm(&["exec", "fifth", "--", "ping", "-c", "1", "-W", "2", &first])
+        .ok();
+}
