@@ -563,8 +563,10 @@ fn network_rm_several_ambiguity_and_prune() {
         .docker(&["network", "prune", "-f", "--filter", "label!=tmp"])
         .ok();
     assert_eq!(o.stdout, "Deleted Networks:\nkeep\n\n");
-    // `until` is a duration back from now: l1 must be older than that.
-    std::thread::sleep(Duration::from_millis(1500));
+    // `until` is a duration back from now, rounded down to a whole second (moby's `GetTimestamp`
+    // keeps only the seconds): l1 goes once `⌊now − 1 s⌋` is at or after its creation, which takes
+    // up to two seconds (1.5 s failed whenever l1 was made in the first 0.2 s of a second).
+    std::thread::sleep(Duration::from_secs(2));
     let o = w
         .docker(&["network", "prune", "-f", "--filter", "until=1s"])
         .ok();

@@ -22,6 +22,14 @@ pub fn time_of(ns: u128) -> SystemTime {
     UNIX_EPOCH + Duration::from_nanos(ns.min(u64::MAX as u128) as u64)
 }
 
+/// moby's `until` prune filter: what was created at or before `until` goes (it keeps only what
+/// `Created().After(until)`). A duration `until` is whole seconds back from now (`parse_go_time`),
+/// so `until=1s` takes a network only once it is between one and two seconds old, depending on
+/// where in its second it was created.
+pub fn created_by(created_ns: u128, until: cnm_api::GoTime) -> bool {
+    cnm_api::GoTime::from(time_of(created_ns)) <= until
+}
+
 pub fn go_time(ns: u128) -> String {
     if ns == 0 {
         return cnm_api::ZERO_TIME.to_string();

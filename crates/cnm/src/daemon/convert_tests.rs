@@ -464,3 +464,60 @@ fn bad_bindings_keep_dockers_messages() {
         assert_eq!(reference(&body).expect_err(bindings), message, "{bindings}");
     }
 }
+
+// The `until` prune filter, with `until` as `parse_go_time` makes it from a duration.
+
+/// `created_by` of a network made at `created`, pruned with `until=<dur>` at `now` (both unix
+/// seconds and milliseconds).
+fn pruned_by_duration(created: (u64, u32), now: (i64, u32), dur: &str) -> bool {
+    let now = cnm_api::GoTime::from_unix(now.0, now.1 * 1_000_000)
+        .to_system_time()
+        .expect("now");
+    let until = cnm_api::parse_go_time(dur, now).expect("until");
+    let ns = u128::from(created.0) * 1_000_000_000 + u128::from(created.1) * 1_000_000;
+    super::created_by(ns, until)
+}
+
+#[test]
+fn until_is_whole_seconds_so_old_enough_takes_up_to_one_more_second() {
+    // Created at .115, pruned 1.8 s later with until=1s: until is now − 1 s rounded down to the second,
+    // 1800000000.000, before the creation, so the network stays (moby does the same). This is how
+    // the docker_cli prune test failed when it slept only 1.5 s.
+    assert!(!pruned_by_duration(
+        (1_800_000_000, 115),
+        (1_800_000_001, 915),
+        "1s"
+    ));
+    // Created late in its second, the same 1.8 s is enough.
+    assert!(pruned_by_duration(
+        (1_800_000_000, 900),
+        (1_800_000_002, 700),
+        "1s"
+    ));
+    // Two seconds are always enough: until = ⌊now − 1 s⌋ > now − 2 s ≥ created.
+    for ms in [0, 1, 115, 500, 999] {
+        assert!(pruned_by_duration(
+            (1_800_000_000, ms),
+            (1_800_000_002, ms),
+            "1s"
+        ));
+    }
+}
+
+#[test]
+fn until_takes_what_was_created_at_that_very_instant() {
+    // moby keeps only what `Created().After(until)`.
+    assert!(pruned_by_duration(
+        (1_800_000_000, 0),
+        (1_800_000_001, 0),
+        "1s"
+    ));
+    assert!(!pruned_by_duration(
+        (1_800_000_000, 1),
+        (1_800_000_001, 0),
+        "1s"
+    ));
+    let until = cnm_api::GoTime::from_unix(1_800_000_000, 5);
+    assert!(super::created_by(1_800_000_000_000_000_005, until));
+    assert!(!super::created_by(1_800_000_000_000_000_006, until));
+}

@@ -223,13 +223,15 @@ async fn networks_prune(d: &Arc<Daemon>, r: &Req) -> R {
         ),
         None => None,
     };
+    if let Some(u) = until {
+        // A duration is rounded down to a whole second (as moby does): worth seeing when a prune
+        // keeps a network that looked old enough.
+        tracing::debug!(until = %u, "network prune: networks created after this stay");
+    }
     let removed = d
         .ctl
         .prune_networks(|n| {
-            let created = convert::time_of(n.created_ns);
-            let old_enough = until
-                .map(|u| u.to_system_time().map(|u| created < u).unwrap_or(true))
-                .unwrap_or(true);
+            let old_enough = until.is_none_or(|u| convert::created_by(n.created_ns, u));
             old_enough && f.match_prune_labels(&n.labels)
         })
         .await

@@ -1,6 +1,7 @@
 //! End-to-end harness: every test gets its own world — a holder process in a fresh network namespace and
 //! a private mount namespace (so namespace bind mounts vanish with it) — runs `cnm daemon` inside it with
 //! temporary dirs, and drives it through the real CLI. Nothing touches the machine's own namespaces.
+//! A test that fails prints the tail of its daemon's log; `CNM_TEST_KEEP_LOGS=DIR` keeps the whole log.
 #![allow(dead_code)]
 
 pub mod http;
@@ -410,6 +411,9 @@ impl Drop for World {
             }
             self.stop_daemon(nix::sys::signal::Signal::SIGTERM);
         }
+        if std::thread::panicking() {
+            self.keep_log();
+        }
         self.kill_leftovers();
         let _ = self.holder.kill();
         let _ = self.holder.wait();
@@ -417,6 +421,34 @@ impl Drop for World {
 }
 
 impl World {
+    /// A failed test's daemon log would vanish with its temporary dir: print its tail (nextest shows a
+    /// failed test's output), and copy the whole of it into `CNM_TEST_KEEP_LOGS` when that names a
+    /// directory, so an intermittent failure leaves its evidence behind.
+    fn keep_log(&self) {
+        let log = self.log();
+        let lines: Vec<&str> = log.lines().collect();
+        let tail = &lines[lines.len().saturating_sub(150)..];
+        eprintln!(
+            "---- daemon log (last {} of {} lines) ----\n{}\n---- end of daemon log ----",
+            tail.len(),
+            lines.len(),
+            tail.join("\n")
+        );
+        let Some(dir) = std::env::var_os("CNM_TEST_KEEP_LOGS") else {
+            return;
+        };
+        let test = std::thread::current()
+            .name()
+            .unwrap_or("test")
+            .replace("::", "-");
+        let dir = PathBuf::from(dir);
+        let to = dir.join(format!("{test}-{}.log", std::process::id()));
+        match std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(&to, &log)) {
+            Ok(()) => eprintln!("daemon log kept at {}", to.display()),
+            Err(e) => eprintln!("could not keep the daemon log at {}: {e}", to.display()),
+        }
+    }
+
     /// Kill whatever this world's daemon started that is still alive (a test that failed with the daemon
     /// down leaves its shims and container processes): every process in the world's network namespace
     /// or in one of its sandbox namespaces, found by namespace identity, killed by PID.
