@@ -65,6 +65,22 @@ impl Peer {
         (out.code == 0).then_some(out.stdout)
     }
 
+    /// Serve `body` at `/` on port 80 (IPv4 and IPv6), logging each client's address.
+    fn serve(&self, w: &World, body: &str) -> Server {
+        let www = w.path(&format!("www-peer-{}", self.holder.id()));
+        std::fs::create_dir_all(&www).expect("www");
+        std::fs::write(www.join("index.html"), body).expect("index");
+        let child = self
+            .nsenter(w)
+            .args(["busybox", "httpd", "-f", "-vv", "-p", "80", "-h"])
+            .arg(&www)
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("httpd");
+        std::thread::sleep(Duration::from_millis(200));
+        Server { child }
+    }
+
     fn nsenter(&self, w: &World) -> std::process::Command {
         let mut c = w.command("nsenter");
         c.args(["-t", &self.holder.id().to_string(), "-n"]);
@@ -76,6 +92,23 @@ impl Drop for Peer {
     fn drop(&mut self) {
         let _ = self.holder.kill();
         let _ = self.holder.wait();
+    }
+}
+
+/// A server on the peer (`Peer::serve`).
+struct Server {
+    child: std::process::Child,
+}
+
+impl Server {
+    /// Stop it (our own child, by PID) and return its log: one line per client, with its address.
+    fn log(self) -> String {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.child.id() as i32),
+            Signal::SIGTERM,
+        );
+        let out = self.child.wait_with_output().expect("httpd output");
+        String::from_utf8_lossy(&out.stderr).into_owned()
     }
 }
 
@@ -439,28 +472,12 @@ fn outbound_is_masqueraded_and_unpublished_addresses_are_protected() {
         .ok();
     let peer = Peer::new(&w, Some("10.77.0.0/24"));
     // The peer serves; the container reaches it, and the peer sees the host's address.
-    let www = w.path("www-peer");
-    std::fs::create_dir_all(&www).expect("www");
-    std::fs::write(www.join("index.html"), "peer\n").expect("index");
-    let server = peer
-        .nsenter(&w)
-        .args(["busybox", "httpd", "-f", "-vv", "-p", "80", "-h"])
-        .arg(&www)
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("httpd");
-    std::thread::sleep(Duration::from_millis(200));
+    let server = peer.serve(&w, "peer\n");
     assert_eq!(
         from_container(&w, "app", "http://192.0.2.2/"),
         Some("peer\n".into())
     );
-    // SAFETY-free kill of our own child by PID: httpd runs until told.
-    let _ = nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(server.id() as i32),
-        Signal::SIGTERM,
-    );
-    let out = server.wait_with_output().expect("httpd output");
-    let log = String::from_utf8_lossy(&out.stderr);
+    let log = server.log();
     assert!(
         log.contains(HOST) && !log.contains("10.77.0."),
         "not masqueraded: {log}"
@@ -1061,4 +1078,61 @@ fn ipv6_isolation_matrix() {
     for (what, got) in none {
         assert_eq!(got, None, "{what} must not connect");
     }
+}
+
+#[test]
+fn outbound_takes_host_ipv4_when_given_and_ipv6_is_masqueraded() {
+    let w = World::new();
+    // The peer has no route to any container subnet: only translated traffic gets an answer.
+    let peer = Peer::new(&w, None);
+    w.sh("ip addr add 192.0.2.5/24 dev ext0 && ip addr add 2001:db8:9::1/64 dev ext0 nodad")
+        .ok();
+    peer.sh(&w, "ip addr add 2001:db8:9::2/64 dev eth0 nodad")
+        .ok();
+    w.cnm(&[
+        "network",
+        "create",
+        "--subnet",
+        "10.79.0.0/24",
+        "-o",
+        "com.docker.network.host_ipv4=192.0.2.5",
+        "snat",
+    ])
+    .ok();
+    w.cnm(&[
+        "network",
+        "create",
+        "--ipv6",
+        "--subnet",
+        "10.80.0.0/24",
+        "--subnet",
+        "fd00:73::/64",
+        "six",
+    ])
+    .ok();
+    let server = peer.serve(&w, "peer\n");
+    assert_eq!(
+        from_container(&w, "snat", "http://192.0.2.2/"),
+        Some("peer\n".into()),
+        "host_ipv4 network reaches the peer"
+    );
+    // The first IPv6 exchange waits for neighbour discovery on the LAN link; give it a few tries.
+    let start = Instant::now();
+    let got = loop {
+        let got = from_container(&w, "six", "http://[2001:db8:9::2]/");
+        if got.is_some() || start.elapsed() > Duration::from_secs(6) {
+            break got;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(got, Some("peer\n".into()), "IPv6 network reaches the peer");
+    let log = server.log();
+    assert!(
+        log.contains("[::ffff:192.0.2.5]:") && !log.contains("[::ffff:192.0.2.1]:"),
+        "IPv4 not translated to host_ipv4: {log}"
+    );
+    assert!(
+        log.contains("[2001:db8:9::1]:") && !log.contains("fd00:73"),
+        "IPv6 not masqueraded: {log}"
+    );
 }
