@@ -1136,3 +1136,66 @@ fn outbound_takes_host_ipv4_when_given_and_ipv6_is_masqueraded() {
         "IPv6 not masqueraded: {log}"
     );
 }
+
+/// Someone else's nftables: a table with a forward chain and a rule, and a table with a set.
+const FOREIGN: &str = "table ip mine {
+	chain guard {
+		type filter hook forward priority 10; policy accept;
+		ip saddr 203.0.113.0/24 counter drop
+	}
+}
+table inet theirs {
+	set blocked {
+		type ipv4_addr
+		elements = { 198.51.100.7 }
+	}
+}";
+
+#[test]
+fn cnm_touches_only_its_own_tables_and_says_when_it_turns_forwarding_on() {
+    let mut w = World::new();
+    w.stop_daemon(Signal::SIGTERM);
+    w.sh("sysctl -qw net.ipv4.ip_forward=0").ok();
+    std::fs::write(w.path("foreign.nft"), FOREIGN).expect("foreign rules");
+    w.sh(&format!("nft -f {}", w.path("foreign.nft").display()))
+        .ok();
+    let foreign = |w: &World| {
+        w.sh("nft list table ip mine && nft list table inet theirs")
+            .ok()
+            .stdout
+    };
+    let before = foreign(&w);
+    w.start_daemon(&[]);
+    assert_eq!(
+        w.sh("sysctl -n net.ipv4.ip_forward").ok().stdout.trim(),
+        "1"
+    );
+    assert!(
+        w.log()
+            .contains("turned on IPv4 forwarding in the host namespace"),
+        "{}",
+        w.log()
+    );
+    // Everything cnm does to its own tables: networks, published ports, flush-and-heal, restarts.
+    w.cnm(&["network", "create", "app"]).ok();
+    let ip = web(&w, "pub", "app", &["-p", "8090:80"], "ok\n");
+    assert_eq!(from_host(&w, "http://127.0.0.1:8090/"), Some("ok\n".into()));
+    assert_eq!(from_host(&w, &format!("http://{ip}/")), Some("ok\n".into()));
+    w.sh("nft delete table ip cnm").ok();
+    let start = Instant::now();
+    while from_host(&w, "http://127.0.0.1:8090/").is_none() {
+        assert!(start.elapsed() < Duration::from_secs(3), "not healed");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    w.cnm(&["rm", "-f", "pub"]).ok();
+    w.cnm(&["network", "rm", "app"]).ok();
+    w.stop_daemon(Signal::SIGKILL);
+    w.start_daemon(&[]);
+    w.stop_daemon(Signal::SIGTERM);
+    assert_eq!(foreign(&w), before, "cnm changed someone else's tables");
+    let tables = w.sh("nft list tables").ok().stdout;
+    assert!(
+        tables.contains("table ip mine") && tables.contains("table inet theirs"),
+        "{tables}"
+    );
+}
