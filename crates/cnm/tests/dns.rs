@@ -386,35 +386,25 @@ fn the_udp_resolver_runs_real_time_and_goes_fair_under_a_flood() {
         "the daemon says so: {}",
         w.log()
     );
-    // dnsperf for 5 s keeps the thread far above its budget: it leaves real-time while it lasts
-    // (and the names still resolve), then takes it again.
-    let file = w.path("q.txt");
-    std::fs::write(&file, "web A\n").expect("query file");
-    let file = file.to_str().expect("path").to_string();
-    let perf = std::thread::scope(|s| {
-        let h = s.spawn(|| {
-            w.cnm(&[
-                "exec",
-                "client",
-                "dnsperf",
-                "-s",
-                "127.0.0.11",
-                "-d",
-                &file,
-                "-l",
-                "5",
-            ])
-        });
+    // A flood from inside the container keeps the thread above its budget: it leaves real-time
+    // while it lasts (and the names still resolve), then takes it again. The flood is open-loop and
+    // real-time itself, so that it outruns the resolver even when other work shares the machine (a
+    // closed-loop client such as dnsperf in the normal class cannot, on a busy 2-CPU host).
+    let client_ns = format!("/proc/{}/ns/net", pid(&w, "client"));
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let demoted = std::thread::scope(|s| {
+        let flood = s.spawn(|| flood_udp(&client_ns, &stop));
         let mut demoted = false;
         let t0 = Instant::now();
-        while t0.elapsed() < Duration::from_millis(4500) && !demoted {
+        while t0.elapsed() < Duration::from_secs(5) && !demoted {
             std::thread::sleep(Duration::from_millis(50));
             demoted = udp_thread_policy(&w).1 == libc::SCHED_OTHER;
         }
-        (h.join().expect("dnsperf"), demoted)
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let sent = flood.join().expect("flood");
+        assert!(sent > 0, "the flood sent nothing");
+        demoted
     });
-    let (out, demoted) = perf;
-    assert!(out.stdout.contains("Queries per second"), "{}", out.stdout);
     assert!(demoted, "a saturating load runs the thread fair");
     assert!(
         w.log().contains("over its real-time CPU budget"),
@@ -434,4 +424,29 @@ fn the_udp_resolver_runs_real_time_and_goes_fair_under_a_flood() {
         );
         std::thread::sleep(Duration::from_millis(150));
     }
+}
+
+/// Send `web A` queries to 127.0.0.11:53 from the network namespace at `netns` as fast as one
+/// SCHED_FIFO 1 thread can (answers are never read) until `stop`; returns how many were sent.
+fn flood_udp(netns: &str, stop: &std::sync::atomic::AtomicBool) -> u64 {
+    let ns = std::fs::File::open(netns).expect("client netns");
+    nix::sched::setns(&ns, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
+    let param = libc::sched_param { sched_priority: 1 };
+    // SAFETY: pid 0 is this thread; `param` is a valid sched_param.
+    let rc = unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) };
+    assert_eq!(rc, 0, "the test runs as root: a real-time flood");
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").expect("flood socket");
+    sock.connect("127.0.0.11:53").expect("connect");
+    // `web` IN A, recursion desired.
+    let query: &[u8] =
+        b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x03web\x00\x00\x01\x00\x01";
+    let mut sent = 0u64;
+    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        for _ in 0..64 {
+            if sock.send(query).is_ok() {
+                sent += 1;
+            }
+        }
+    }
+    sent
 }
