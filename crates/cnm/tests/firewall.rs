@@ -112,6 +112,19 @@ impl Server {
     }
 }
 
+/// A first IPv6 exchange waits for neighbour discovery on the links it crosses: `fetch` is tried
+/// for up to 6 s.
+fn first_ipv6_exchange(mut fetch: impl FnMut() -> Option<String>) -> Option<String> {
+    let start = Instant::now();
+    loop {
+        let got = fetch();
+        if got.is_some() || start.elapsed() > Duration::from_secs(6) {
+            return got;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 /// Fetch `url` from the host itself.
 fn from_host(w: &World, url: &str) -> Option<String> {
     let out = w.sh(&format!("curl -s -m 2 {url}"));
@@ -708,15 +721,7 @@ fn ipv6_ports_and_isolation() {
     let ip_a = v6("w6", "a6");
     let port = w.cnm(&["port", "w6"]).ok().stdout;
     assert!(port.contains("80/tcp -> [::]:8088"), "{port}");
-    // The first exchange waits for neighbour discovery on both links; give it a few tries.
-    let start = Instant::now();
-    let got = loop {
-        let got = peer.fetch(&w, "http://[2001:db8:9::1]:8088/");
-        if got.is_some() || start.elapsed() > Duration::from_secs(6) {
-            break got;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let got = first_ipv6_exchange(|| peer.fetch(&w, "http://[2001:db8:9::1]:8088/"));
     assert_eq!(
         got,
         Some("six\n".into()),
@@ -1116,15 +1121,7 @@ fn outbound_takes_host_ipv4_when_given_and_ipv6_is_masqueraded() {
         Some("peer\n".into()),
         "host_ipv4 network reaches the peer"
     );
-    // The first IPv6 exchange waits for neighbour discovery on the LAN link; give it a few tries.
-    let start = Instant::now();
-    let got = loop {
-        let got = from_container(&w, "six", "http://[2001:db8:9::2]/");
-        if got.is_some() || start.elapsed() > Duration::from_secs(6) {
-            break got;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let got = first_ipv6_exchange(|| from_container(&w, "six", "http://[2001:db8:9::2]/"));
     assert_eq!(got, Some("peer\n".into()), "IPv6 network reaches the peer");
     let log = server.log();
     assert!(
