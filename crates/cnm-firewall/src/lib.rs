@@ -1,25 +1,28 @@
 //! cnm's firewall on nftables: masquerade/SNAT, isolation between bridge networks, ICC, internal
 //! networks, protection of unpublished container addresses, and published ports as map elements.
 //!
-//! cnm owns `table ip cnm`, `table ip6 cnm` and `table bridge cnm` and touches nothing else. It keeps
-//! the desired state in memory (the controller tells it every change), sends one nft transaction per
-//! change, and re-sends the whole state in one transaction at start-up and whenever its tables vanish
-//! (`nft flush ruleset`): there is never a moment without rules, nor duplicates.
+//! cnm owns `table ip cnm` and `table ip6 cnm` and touches nothing else. It keeps the desired state
+//! in memory (the controller tells it every change), sends one nft transaction per change, and
+//! re-sends the whole state in one transaction at start-up and whenever someone else changes its
+//! tables (`nft flush ruleset`, a flushed chain; `heal.rs`): there is never a moment without rules,
+//! nor duplicates.
 
+mod expect;
+mod heal;
 pub mod nft;
 pub mod render;
 pub mod reserve;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use async_trait::async_trait;
 use cnm_core::driver::{DriverError, DriverResult};
 use cnm_core::firewall::{Firewall, NetFirewall, PortError};
 use cnm_core::ports::{PortMapping, PortRequest, Proto};
+use cnm_linux::nftdump::Inventory;
 
-use crate::render::Family;
+use crate::render::{Family, TABLE};
 use crate::reserve::Reservations;
 
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +31,10 @@ pub enum FirewallError {
     Spawn(String),
     #[error("nft: {0}")]
     Nft(String),
+    #[error("reading cnm's nftables tables: {0}")]
+    Read(#[from] cnm_linux::LinuxError),
+    #[error("the task reading cnm's nftables tables failed: {0}")]
+    ReadTask(String),
 }
 
 impl From<FirewallError> for DriverError {
@@ -75,8 +82,27 @@ impl NftFirewall {
         self.apply_full_locked().await
     }
 
+    /// The desired networks (a copy: never held across an await).
+    fn desired_nets(&self) -> Vec<NetFirewall> {
+        self.desired().nets.values().cloned().collect()
+    }
+
     /// [`Self::apply_full`] for a caller that holds the apply lock.
     async fn apply_full_locked(&self) -> Result<(), FirewallError> {
+        let inv = match inventory().await {
+            Ok(inv) => Some(inv),
+            Err(e) => {
+                // Only stale per-bridge chains go unnoticed; the next replacement deletes them.
+                tracing::warn!(error = %e, "cannot list cnm's chains; stale ones stay for now");
+                None
+            }
+        };
+        self.apply_full_locked_with(inv.as_ref()).await
+    }
+
+    /// The full replacement, given what the kernel holds now (to delete per-bridge chains that no
+    /// network explains; None: delete none).
+    async fn apply_full_locked_with(&self, inv: Option<&Inventory>) -> Result<(), FirewallError> {
         let mut stale = Vec::new();
         let (nets, ports) = {
             let d = self.desired();
@@ -86,15 +112,16 @@ impl NftFirewall {
             )
         };
         for f in Family::ALL {
-            for c in nft::chains(f).await {
+            let chains = inv.into_iter().flat_map(|i| i.chains_of(f.nfproto()));
+            for (c, _) in chains {
                 let is_net_chain = ["fwd-in__", "fwd-out__", "nat-out__", "hairpin__"]
                     .iter()
                     .any(|p| c.starts_with(p));
                 let wanted = nets
                     .iter()
-                    .any(|n| render::net_chains(&n.bridge).contains(&c));
+                    .any(|n| render::net_chains(&n.bridge).iter().any(|w| w == c));
                 if is_net_chain && !wanted {
-                    stale.push((f, c));
+                    stale.push((f, c.to_string()));
                 }
             }
         }
@@ -106,30 +133,21 @@ impl NftFirewall {
         Ok(())
     }
 
-    /// Watch for cnm's tables vanishing (`nft flush ruleset`, `nft delete table …`) and put the desired
-    /// state back. Checks a few times a second; a check is one `nft list tables`.
-    pub fn spawn_healer(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
-        let me = Arc::clone(self);
-        tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(Duration::from_millis(300)).await;
-                if nft::tables_present().await {
-                    continue;
-                }
-                match me.apply_full().await {
-                    Ok(()) => tracing::warn!(
-                        "cnm's nftables tables were removed by someone else; restored them"
-                    ),
-                    Err(e) => tracing::error!(error = %e, "restoring cnm's nftables tables failed"),
-                }
-            }
-        })
-    }
-
     /// Ports held right now (benchmarks, tests).
     pub fn held_ports(&self) -> u64 {
         self.ports.held()
     }
+}
+
+/// What the kernel holds of cnm's tables, read in-process on a blocking thread (a few netlink dumps;
+/// the blocking pool's threads are in the daemon's namespace).
+async fn inventory() -> Result<Inventory, FirewallError> {
+    tokio::task::spawn_blocking(|| {
+        cnm_linux::nftdump::inventory(TABLE, &Family::ALL.map(Family::nfproto))
+    })
+    .await
+    .map_err(|e| FirewallError::ReadTask(e.to_string()))?
+    .map_err(FirewallError::from)
 }
 
 /// Host settings a bridge network needs: IPv4 forwarding (IPv6 too with an IPv6 subnet), and
