@@ -6,7 +6,9 @@
 //! by name) followed by one `NFT_MSG_NEWGEN` with the new generation id and the pid and name of the
 //! process that sent the batch. A rejected transaction announces nothing. Notifications that did not
 //! fit into the socket's receive buffer are lost, and the next read says so with `ENOBUFS`
-//! ([`Received::Lost`]); the reader must then assume anything changed.
+//! ([`Received::Lost`]); the reader must then assume anything changed. The kernel says so once per
+//! overflow and drops everything until the queue has been read empty, so a loss is reported only
+//! after the queue was drained: whatever the reader checks then, later changes are heard again.
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
@@ -184,6 +186,7 @@ pub fn parse(buf: &[u8]) -> Vec<Notification> {
 pub enum Received {
     Notifications(Vec<Notification>),
     /// The kernel dropped notifications (the receive buffer was full): anything may have changed.
+    /// What was still queued has been thrown away, so notifications flow again from here on.
     Lost,
 }
 
@@ -283,9 +286,26 @@ impl Monitor {
                 Ok(Ok(Some(n))) => return Ok(Received::Notifications(parse(&self.buf[..n]))),
                 // A datagram bigger than the buffer lost its tail.
                 Ok(Ok(None)) => return Ok(Received::Lost),
-                Ok(Err(e)) if e.raw_os_error() == Some(libc::ENOBUFS) => return Ok(Received::Lost),
+                Ok(Err(e)) if e.raw_os_error() == Some(libc::ENOBUFS) => {
+                    self.drain();
+                    return Ok(Received::Lost);
+                }
                 Ok(Err(e)) => return Err(LinuxError::io("nf_tables monitor", e)),
                 Err(_would_block) => continue,
+            }
+        }
+    }
+
+    /// Throw away what is queued. After an overflow the kernel drops every notification, without
+    /// saying so again, until the queue has been read empty; so the caller's check must come after
+    /// this, or a change made meanwhile would go unseen.
+    fn drain(&mut self) {
+        // Bounded: a queue that refills as fast as it is read must not keep the reader here.
+        for _ in 0..100_000 {
+            match recv_from_kernel(self.fd.get_ref(), &mut self.buf) {
+                Ok(_) => {}
+                Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {}
+                Err(_) => return,
             }
         }
     }

@@ -213,6 +213,7 @@ fn the_kernel_announces_changes_to_a_subscriber() {
         let nft = |script: &str| {
             std::process::Command::new("nft")
                 .arg(script)
+                .stderr(std::process::Stdio::null())
                 .status()
                 .expect("nft")
                 .success()
@@ -269,5 +270,77 @@ fn the_kernel_announces_changes_to_a_subscriber() {
             c.last().map(|c| (c.op, c.object)),
             Some((Op::Del, Object::Table))
         );
+    });
+}
+
+/// A subscriber that does not keep up hears so (`ENOBUFS`), then goes on receiving: the next
+/// transaction, made right after the loss was reported, is heard (needs root).
+#[test]
+fn notifications_that_did_not_fit_are_reported_lost() {
+    // SAFETY: unshare of the calling thread's network namespace only.
+    let rc = unsafe { libc::unshare(libc::CLONE_NEWNET) };
+    assert_eq!(rc, 0, "this test needs root (unshare CLONE_NEWNET)");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let mut mon = Monitor::open().expect("subscribe");
+        // The smallest buffer the kernel allows, and a transaction of 500 rules unread.
+        assert!(setsockopt_int(
+            mon.fd.get_ref(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            1
+        ));
+        let mut script = String::from("add table ip cnm\nadd chain ip cnm c\n");
+        for i in 0..500 {
+            script.push_str(&format!("add rule ip cnm c tcp dport {} accept\n", i + 1));
+        }
+        let st = std::process::Command::new("nft")
+            .args(["-f", "-"])
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .and_then(|mut c| {
+                use std::io::Write;
+                c.stdin.take().expect("stdin").write_all(script.as_bytes())?;
+                c.wait()
+            })
+            .expect("nft");
+        assert!(st.success());
+        let mut lost = false;
+        let deadline = std::time::Duration::from_secs(5);
+        while !lost {
+            let got = tokio::time::timeout(deadline, mon.recv())
+                .await
+                .expect("something within 5 s")
+                .expect("recv");
+            lost = got == Received::Lost;
+        }
+        // Still subscribed: with room again, the next transaction is heard.
+        assert!(setsockopt_int(
+            mon.fd.get_ref(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            1 << 20
+        ));
+        let st = std::process::Command::new("nft")
+            .arg("delete table ip cnm")
+            .status()
+            .expect("nft");
+        assert!(st.success());
+        loop {
+            let got = tokio::time::timeout(deadline, mon.recv())
+                .await
+                .expect("the deletion within 5 s")
+                .expect("recv");
+            if let Received::Notifications(n) = got {
+                if n.iter().any(|n| {
+                    matches!(n, Notification::Change(c) if c.object == Object::Table && c.op == Op::Del)
+                }) {
+                    break;
+                }
+            }
+        }
     });
 }
