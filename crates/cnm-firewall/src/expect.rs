@@ -280,6 +280,48 @@ mod tests {
         );
     }
 
+    /// What one check costs (the dumps and the comparison) with 1, 10 and 100 networks in cnm's tables.
+    /// `cargo test -p cnm-firewall --release --lib expect::tests::check_timing -- --ignored --nocapture`
+    #[test]
+    #[ignore = "timing, not a check"]
+    fn check_timing() {
+        // SAFETY: unshare of the calling thread's network namespace only.
+        let rc = unsafe { libc::unshare(libc::CLONE_NEWNET) };
+        assert_eq!(rc, 0, "this test needs root (unshare CLONE_NEWNET)");
+        let mut nets = Vec::new();
+        for n in [1usize, 10, 100] {
+            while nets.len() < n {
+                let i = nets.len();
+                nets.push(net(
+                    &format!("br-{i:04}"),
+                    &[
+                        &format!("10.{}.{}.0/24", i / 250, i % 250),
+                        &format!("fd00:{i:x}::/64"),
+                    ],
+                    false,
+                ));
+            }
+            nft(&render::full(&nets, &[], &[]));
+            let want = expected(&nets);
+            let mut took: Vec<f64> = (0..50)
+                .map(|_| {
+                    let t = std::time::Instant::now();
+                    assert!(want.missing(&kernel()).is_empty());
+                    t.elapsed().as_secs_f64() * 1e3
+                })
+                .collect();
+            took.sort_by(f64::total_cmp);
+            let inv = kernel();
+            println!(
+                "{n} networks ({} chains, {} rules): check median {:.2} ms, max {:.2} ms",
+                inv.chains.len(),
+                inv.chains.values().sum::<usize>(),
+                took[25],
+                took[49]
+            );
+        }
+    }
+
     #[test]
     fn a_long_list_is_cut() {
         let m: Vec<Missing> = (0..6).map(|i| Missing::Chain(2, format!("c{i}"))).collect();

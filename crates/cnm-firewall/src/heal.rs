@@ -85,7 +85,7 @@ impl NftFirewall {
         };
         let mut st = State::default();
         // What changed between the start-up replacement and the subscription.
-        self.check(&mut st, Why::Start, None).await;
+        self.check(&mut st, Why::Start, None, None).await;
         let mut poll = poller(if watching { SAFETY_POLL } else { FALLBACK_POLL });
         let mut due: Option<Instant> = None;
         let mut first: Option<Instant> = None;
@@ -97,6 +97,7 @@ impl NftFirewall {
                     let start = *first.get_or_insert(now);
                     match w {
                         Some(Wake::Foreign(who)) => {
+                            tracing::debug!(by = %who, "cnm's nftables tables changed; checking once it settles");
                             by = Some(who);
                             due = Some((now + QUIET).min(start + MAX_WAIT));
                         }
@@ -111,18 +112,18 @@ impl NftFirewall {
                 }
                 _ = tokio::time::sleep_until(due.unwrap_or_else(Instant::now)), if due.is_some() => {
                     due = None;
-                    first = None;
-                    self.check(&mut st, Why::Change, by.take()).await;
+                    let since = first.take();
+                    self.check(&mut st, Why::Change, by.take(), since).await;
                 }
-                _ = poll.tick() => self.check(&mut st, Why::Poll, None).await,
+                _ = poll.tick() => self.check(&mut st, Why::Poll, None, None).await,
             }
         }
     }
 
     /// Compare the kernel with the desired state and, if something is missing, replace the whole
     /// state. Under the apply lock: cnm's own transactions are never half-seen, and the state checked
-    /// against is the one the kernel was last given.
-    async fn check(&self, st: &mut State, why: Why, by: Option<String>) {
+    /// against is the one the kernel was last given. `since`: when the change was first heard of.
+    async fn check(&self, st: &mut State, why: Why, by: Option<String>, since: Option<Instant>) {
         let _g = self.apply.lock().await;
         let inv = match crate::inventory().await {
             Ok(inv) => {
@@ -165,7 +166,9 @@ impl NftFirewall {
         };
         if left.is_empty() {
             st.stuck = None;
-            tracing::warn!(missing = %what, by = %by, "cnm's nftables ruleset was changed by someone else; restored it");
+            // How long after the change was heard of (the kernel announces a transaction as it commits).
+            let after_ms = since.map(|t| t.elapsed().as_millis());
+            tracing::warn!(missing = %what, by = %by, after_ms, "cnm's nftables ruleset was changed by someone else; restored it");
         } else {
             tracing::error!(
                 missing = %what,
