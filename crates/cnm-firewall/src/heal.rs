@@ -13,7 +13,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use cnm_linux::nftmon::{Monitor, Notification, Received};
+use cnm_linux::nftmon::{Monitor, Notification, Received, Subscription};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
 
@@ -33,11 +33,16 @@ const FALLBACK_POLL: Duration = Duration::from_millis(300);
 
 /// What wakes the checker.
 #[derive(Debug)]
-enum Wake {
+pub(crate) enum Wake {
     /// A transaction of someone else's touched cnm's tables; who sent it.
     Foreign(String),
     /// Notifications were lost: anything may have changed.
     Lost,
+    /// The subscription was paused for one of cnm's own transactions (see [`Pauser`]): whatever
+    /// someone else did meanwhile went unannounced. False: it could not be resumed.
+    Resumed(bool),
+    /// The socket failed: no more notifications.
+    Broken,
 }
 
 /// Why a check runs (logs).
@@ -45,7 +50,43 @@ enum Wake {
 enum Why {
     Start,
     Change,
+    Resumed,
     Poll,
+}
+
+/// Lets cnm's own big transactions go unannounced: with a subscriber, the kernel builds a
+/// notification per map element inside the committing transaction (≈ 3–4 µs each, +30–40 ms for a
+/// 10,000-port translated range), only for the healer to skip them as cnm's own. Paused around such a
+/// transaction, resumed after it, and a check follows at once (it waits for the apply lock, so it
+/// looks after the transaction), which sees whatever someone else changed during the pause.
+pub(crate) struct Pauser {
+    sub: Subscription,
+    wake: mpsc::Sender<Wake>,
+}
+
+impl Pauser {
+    /// Whether it is paused now (a failure only costs the notifications' price).
+    pub(crate) fn pause(&self) -> bool {
+        match self.sub.pause() {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::debug!(error = %e, "cannot pause nf_tables notifications");
+                false
+            }
+        }
+    }
+
+    pub(crate) fn resume(&self) {
+        let ok = match self.sub.resume() {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot resume nf_tables notifications");
+                false
+            }
+        };
+        // A full channel already holds a wake-up, and every wake-up is followed by a check.
+        let _ = self.wake.try_send(Wake::Resumed(ok));
+    }
 }
 
 /// What the checker remembers between checks.
@@ -75,6 +116,15 @@ impl NftFirewall {
         // enters another one).
         let mut watching = match Monitor::open() {
             Ok(mon) => {
+                match mon.subscription() {
+                    Ok(sub) => {
+                        let _ = self.pauser.set(Pauser {
+                            sub,
+                            wake: tx.clone(),
+                        });
+                    }
+                    Err(e) => tracing::debug!(error = %e, "big transactions will be announced"),
+                }
                 tokio::spawn(watch(mon, tx));
                 true
             }
@@ -90,6 +140,7 @@ impl NftFirewall {
         let mut due: Option<Instant> = None;
         let mut first: Option<Instant> = None;
         let mut by: Option<String> = None;
+        let mut why = Why::Change;
         loop {
             tokio::select! {
                 w = rx.recv(), if watching => {
@@ -99,10 +150,17 @@ impl NftFirewall {
                         Some(Wake::Foreign(who)) => {
                             tracing::debug!(by = %who, "cnm's nftables tables changed; checking once it settles");
                             by = Some(who);
+                            why = Why::Change;
                             due = Some((now + QUIET).min(start + MAX_WAIT));
                         }
                         Some(Wake::Lost) => due = Some(now),
-                        None => {
+                        Some(Wake::Resumed(true)) => {
+                            if by.is_none() {
+                                why = Why::Resumed;
+                            }
+                            due = Some(now);
+                        }
+                        Some(Wake::Resumed(false)) | Some(Wake::Broken) | None => {
                             tracing::warn!("nf_tables notifications stopped; checking cnm's nftables tables every 300 ms instead");
                             watching = false;
                             poll = poller(FALLBACK_POLL);
@@ -113,7 +171,8 @@ impl NftFirewall {
                 _ = tokio::time::sleep_until(due.unwrap_or_else(Instant::now)), if due.is_some() => {
                     due = None;
                     let since = first.take();
-                    self.check(&mut st, Why::Change, by.take(), since).await;
+                    let w = std::mem::replace(&mut why, Why::Change);
+                    self.check(&mut st, w, by.take(), since).await;
                 }
                 _ = poll.tick() => self.check(&mut st, Why::Poll, None, None).await,
             }
@@ -187,7 +246,7 @@ fn poller(period: Duration) -> tokio::time::Interval {
 }
 
 /// Read notifications and wake the checker at the end of every transaction of someone else's that
-/// touched cnm's tables. Returns (dropping `tx`, which the checker notices) when the socket fails.
+/// touched cnm's tables. Returns, after telling the checker, when the socket fails.
 async fn watch(mut mon: Monitor, tx: mpsc::Sender<Wake>) {
     let fams = families();
     // Whether the transaction being announced has touched cnm's tables so far; its generation
@@ -220,6 +279,8 @@ async fn watch(mut mon: Monitor, tx: mpsc::Sender<Wake>) {
             }
             Err(e) => {
                 tracing::warn!(error = %e, "reading nf_tables notifications failed");
+                // The checker's channel stays open (the pauser holds a sender too): say so.
+                let _ = tx.send(Wake::Broken).await;
                 return;
             }
         }

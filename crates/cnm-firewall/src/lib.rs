@@ -14,7 +14,7 @@ pub mod render;
 pub mod reserve;
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use async_trait::async_trait;
 use cnm_core::driver::{DriverError, DriverResult};
@@ -54,7 +54,13 @@ pub struct NftFirewall {
     /// One transaction at a time, so the kernel sees them in the order the state changed.
     apply: tokio::sync::Mutex<()>,
     ports: Reservations,
+    /// Set by the healer once it is subscribed to nf_tables notifications.
+    pauser: OnceLock<heal::Pauser>,
 }
+
+/// A transaction script this long (≈ 900 map elements) is applied with the healer's subscription
+/// paused (`heal::Pauser`): below it, the kernel's notifications cost less than the check after.
+const QUIET_APPLY_BYTES: usize = 32 * 1024;
 
 impl NftFirewall {
     pub fn new() -> Arc<Self> {
@@ -62,6 +68,7 @@ impl NftFirewall {
             desired: Mutex::new(Desired::default()),
             apply: tokio::sync::Mutex::new(()),
             ports: Reservations::new(),
+            pauser: OnceLock::new(),
         })
     }
 
@@ -80,6 +87,20 @@ impl NftFirewall {
     async fn converge(&self, e: FirewallError) -> Result<(), FirewallError> {
         tracing::warn!(error = %e, "incremental nftables change refused; replacing cnm's whole ruleset");
         self.apply_full_locked().await
+    }
+
+    /// One of cnm's own transactions (the caller holds the apply lock).
+    async fn nft_apply(&self, script: &str) -> Result<(), FirewallError> {
+        let pauser = self
+            .pauser
+            .get()
+            .filter(|_| script.len() >= QUIET_APPLY_BYTES);
+        let paused = pauser.filter(|p| p.pause());
+        let res = nft::apply(script).await;
+        if let Some(p) = paused {
+            p.resume();
+        }
+        res
     }
 
     /// The desired networks (a copy: never held across an await).
@@ -126,7 +147,7 @@ impl NftFirewall {
             }
         }
         let refs: Vec<&[PortMapping]> = ports.iter().map(Vec::as_slice).collect();
-        nft::apply(&render::full(&nets, &refs, &stale)).await?;
+        self.nft_apply(&render::full(&nets, &refs, &stale)).await?;
         for n in &nets {
             host_settings(n);
         }
@@ -222,7 +243,7 @@ impl Firewall for NftFirewall {
     async fn add_network(&self, net: &NetFirewall) -> DriverResult<()> {
         let _g = self.apply.lock().await;
         self.desired().nets.insert(net.id.clone(), net.clone());
-        let applied = match nft::apply(&render::add_network(net)).await {
+        let applied = match self.nft_apply(&render::add_network(net)).await {
             Ok(()) => Ok(()),
             Err(e) => self.converge(e).await,
         };
@@ -237,7 +258,7 @@ impl Firewall for NftFirewall {
     async fn remove_network(&self, net: &NetFirewall) -> DriverResult<()> {
         let _g = self.apply.lock().await;
         self.desired().nets.remove(&net.id);
-        if let Err(e) = nft::apply(&render::remove_network(net)).await {
+        if let Err(e) = self.nft_apply(&render::remove_network(net)).await {
             self.converge(e).await?;
         }
         Ok(())
@@ -272,7 +293,7 @@ impl Firewall for NftFirewall {
             .cloned()
             .unwrap_or_default();
         set(&mut self.desired(), maps);
-        if let Err(e) = nft::apply(&render::replace_ports(&old, maps)).await {
+        if let Err(e) = self.nft_apply(&render::replace_ports(&old, maps)).await {
             if let Err(e) = self.converge(e).await {
                 set(&mut self.desired(), &old);
                 return Err(e.into());

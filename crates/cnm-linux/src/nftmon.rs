@@ -311,6 +311,45 @@ impl Monitor {
     }
 }
 
+/// Leaves and rejoins the notification group of a [`Monitor`]'s socket (a second descriptor of the
+/// same socket, usable from any thread). While no socket of a namespace is in the group, the kernel
+/// builds no notifications at all; with one, it builds one per object of every transaction, in the
+/// committing process (≈ 3–4 µs per map element here: +30–40 ms for a batch of 10,000).
+pub struct Subscription {
+    fd: OwnedFd,
+}
+
+impl Monitor {
+    /// A handle to pause this subscription with.
+    pub fn subscription(&self) -> Result<Subscription> {
+        let fd = self
+            .fd
+            .get_ref()
+            .try_clone()
+            .map_err(|e| LinuxError::io("nf_tables monitor descriptor", e))?;
+        Ok(Subscription { fd })
+    }
+}
+
+impl Subscription {
+    fn membership(&self, opt: libc::c_int, what: &str) -> Result<()> {
+        let group = NFNLGRP_NFTABLES as libc::c_int;
+        if setsockopt_int(&self.fd, libc::SOL_NETLINK, opt, group) {
+            return Ok(());
+        }
+        Err(LinuxError::io(what, std::io::Error::last_os_error()))
+    }
+
+    /// Stop receiving (what happens meanwhile is never announced to this socket).
+    pub fn pause(&self) -> Result<()> {
+        self.membership(libc::NETLINK_DROP_MEMBERSHIP, "nf_tables monitor pause")
+    }
+
+    pub fn resume(&self) -> Result<()> {
+        self.membership(libc::NETLINK_ADD_MEMBERSHIP, "nf_tables monitor resume")
+    }
+}
+
 /// One datagram from the kernel: its length, or None when it was truncated. Datagrams from anyone
 /// but the kernel (port id 0) are skipped (length 0).
 fn recv_from_kernel(fd: &OwnedFd, buf: &mut [u8]) -> std::io::Result<Option<usize>> {

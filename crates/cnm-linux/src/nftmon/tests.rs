@@ -344,3 +344,45 @@ fn notifications_that_did_not_fit_are_reported_lost() {
         }
     });
 }
+
+/// A paused subscription hears nothing of what happens meanwhile, and everything after it resumes.
+#[test]
+fn a_paused_subscription_misses_only_the_pause() {
+    // SAFETY: unshare of the calling thread's network namespace only.
+    let rc = unsafe { libc::unshare(libc::CLONE_NEWNET) };
+    assert_eq!(rc, 0, "this test needs root (unshare CLONE_NEWNET)");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let mut mon = Monitor::open().expect("subscribe");
+        let sub = mon.subscription().expect("handle");
+        let nft = |script: &str| {
+            let st = std::process::Command::new("nft")
+                .arg(script)
+                .status()
+                .expect("nft");
+            assert!(st.success(), "{script}");
+        };
+        sub.pause().expect("pause");
+        nft("add table ip paused");
+        sub.resume().expect("resume");
+        nft("add table ip resumed");
+        let mut tables = Vec::new();
+        while tables.is_empty() {
+            let got = tokio::time::timeout(std::time::Duration::from_secs(5), mon.recv())
+                .await
+                .expect("a notification within 5 s")
+                .expect("recv");
+            let Received::Notifications(n) = got else {
+                panic!("lost");
+            };
+            tables.extend(n.into_iter().filter_map(|n| match n {
+                Notification::Change(c) if c.object == Object::Table => Some(c.table),
+                _ => None,
+            }));
+        }
+        assert_eq!(tables, ["resumed"]);
+    });
+}

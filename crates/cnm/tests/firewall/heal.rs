@@ -188,3 +188,32 @@ fn cnm_leaves_its_own_ruleset_alone() {
     );
     assert_eq!(restorations(&w), 0, "{log}");
 }
+
+#[test]
+fn a_big_publish_goes_unannounced_and_is_checked_after() {
+    let w = World::new();
+    w.cnm(&["network", "create", "app"]).ok();
+    // 2000 translated ports: one map element each, a transaction of ≈ 60 KB.
+    web(&w, "big", "app", &["-p", "30000-31999:40000-41999"], "x\n");
+    let start = Instant::now();
+    // (The log is coloured: match the message and the field's value, not `check=…`.)
+    let checked = |log: String| {
+        log.lines()
+            .any(|l| l.contains("ruleset is intact") && l.contains("Resumed"))
+    };
+    while !checked(w.log()) {
+        assert!(
+            start.elapsed() < Duration::from_secs(2),
+            "no check after the paused transaction: {}",
+            w.log()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(ruleset(&w).contains(". 31999 :"));
+    assert_eq!(
+        transactions_during(&w, Duration::from_secs(1)),
+        "",
+        "the ruleset kept changing while nobody touched it"
+    );
+    assert_eq!(restorations(&w), 0, "{}", w.log());
+}
