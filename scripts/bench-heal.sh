@@ -5,7 +5,9 @@
 #     ip cnm` and `nft flush ruleset`, timing from the tampering command's exit until the rules are back
 #     (polled with `nft list`, a few ms per poll: the figures are that coarse);
 #   - idle cost: processes the daemon starts in 10 s (`strace -f -e trace=execve`), and its CPU time
-#     (own and its reaped children's, from /proc/PID/stat) over IDLE seconds (default 60).
+#     (own and its reaped children's, from /proc/PID/stat) over IDLE seconds (default 60);
+#   - with PUBLISH=N, what a container publishing N translated ports (one map element each) spends in its
+#     start's "ports" phase (Server-Timing), ROUNDS times: the kernel's notifications cost shows there.
 # Needs root, nft, strace and busybox. Nothing outside the namespace is touched.
 #   scripts/bench-heal.sh [CNM_BINARY]   (ROUNDS=…, IDLE=…; LOG_LEVEL=debug KEEP_LOG=FILE to keep the daemon log)
 set -euo pipefail
@@ -90,6 +92,29 @@ done
 [ -n "${KEEP_LOG:-}" ] && cp "$work/daemon.log" "$KEEP_LOG"
 echo "restorations logged: $(grep -c 'restored \(it\|them\)' "$work/daemon.log" || true)"
 grep -m1 'restored \(it\|them\)' "$work/daemon.log" | sed 's/\x1b\[[0-9;]*m//g' || true
+
+if [ -n "${PUBLISH:-}" ]; then
+    # Docker's body for `-p 30000-…:40000-…`: one PortBindings key per port.
+    {
+        printf '{"Cmd":["sleep","100000"],"HostConfig":{"NetworkMode":"app","PortBindings":{'
+        for i in $(seq 0 $((PUBLISH - 1))); do
+            [ "$i" -gt 0 ] && printf ','
+            printf '"%d/tcp":[{"HostIp":"","HostPort":"%d"}]' $((40000 + i)) $((30000 + i))
+        done
+        printf '}}}'
+    } >"$work/publish.json"
+    api() { curl -s --unix-socket "$work/cnm.sock" "$@"; }
+    phases=()
+    for r in $(seq "$rounds"); do
+        id=$(api -X POST -H 'Content-Type: application/json' --data-binary @"$work/publish.json" \
+            "http://cnm/containers/create?name=pub$r" | sed 's/.*"Id":"\([0-9a-f]*\)".*/\1/')
+        phases+=("$(api -D - -o /dev/null -X POST "http://cnm/containers/$id/start" |
+            tr -d '\r' | grep -i '^server-timing:' | grep -o 'ports;dur=[0-9]*' | cut -d= -f2)")
+        api -X DELETE "http://cnm/containers/$id?force=1" >/dev/null
+        sleep 0.3
+    done
+    report "start's ports phase, $PUBLISH translated" "${phases[@]}"
+fi
 
 sleep 2
 timeout -s INT 10 strace -f -qq -e trace=execve -o "$work/strace" -p "$daemon" 2>/dev/null || true
