@@ -1,25 +1,28 @@
 //! cnm's firewall on nftables: masquerade/SNAT, isolation between bridge networks, ICC, internal
 //! networks, protection of unpublished container addresses, and published ports as map elements.
 //!
-//! cnm owns `table ip cnm`, `table ip6 cnm` and `table bridge cnm` and touches nothing else. It keeps
-//! the desired state in memory (the controller tells it every change), sends one nft transaction per
-//! change, and re-sends the whole state in one transaction at start-up and whenever its tables vanish
-//! (`nft flush ruleset`): there is never a moment without rules, nor duplicates.
+//! cnm owns `table ip cnm` and `table ip6 cnm` and touches nothing else. It keeps the desired state
+//! in memory (the controller tells it every change), sends one nft transaction per change, and
+//! re-sends the whole state in one transaction at start-up and whenever someone else changes its
+//! tables (`nft flush ruleset`, a flushed chain; `heal.rs`): there is never a moment without rules,
+//! nor duplicates.
 
+mod expect;
+mod heal;
 pub mod nft;
 pub mod render;
 pub mod reserve;
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use async_trait::async_trait;
 use cnm_core::driver::{DriverError, DriverResult};
 use cnm_core::firewall::{Firewall, NetFirewall, PortError};
 use cnm_core::ports::{PortMapping, PortRequest, Proto};
+use cnm_linux::nftdump::Inventory;
 
-use crate::render::Family;
+use crate::render::{Family, TABLE};
 use crate::reserve::Reservations;
 
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +31,10 @@ pub enum FirewallError {
     Spawn(String),
     #[error("nft: {0}")]
     Nft(String),
+    #[error("reading cnm's nftables tables: {0}")]
+    Read(#[from] cnm_linux::LinuxError),
+    #[error("the task reading cnm's nftables tables failed: {0}")]
+    ReadTask(String),
 }
 
 impl From<FirewallError> for DriverError {
@@ -47,7 +54,13 @@ pub struct NftFirewall {
     /// One transaction at a time, so the kernel sees them in the order the state changed.
     apply: tokio::sync::Mutex<()>,
     ports: Reservations,
+    /// Set by the healer once it is subscribed to nf_tables notifications.
+    pauser: OnceLock<heal::Pauser>,
 }
+
+/// A transaction script this long (≈ 900 map elements) is applied with the healer's subscription
+/// paused (`heal::Pauser`): below it, the kernel's notifications cost less than the check after.
+const QUIET_APPLY_BYTES: usize = 32 * 1024;
 
 impl NftFirewall {
     pub fn new() -> Arc<Self> {
@@ -55,6 +68,7 @@ impl NftFirewall {
             desired: Mutex::new(Desired::default()),
             apply: tokio::sync::Mutex::new(()),
             ports: Reservations::new(),
+            pauser: OnceLock::new(),
         })
     }
 
@@ -75,8 +89,41 @@ impl NftFirewall {
         self.apply_full_locked().await
     }
 
+    /// One of cnm's own transactions (the caller holds the apply lock).
+    async fn nft_apply(&self, script: &str) -> Result<(), FirewallError> {
+        let pauser = self
+            .pauser
+            .get()
+            .filter(|_| script.len() >= QUIET_APPLY_BYTES);
+        let paused = pauser.filter(|p| p.pause());
+        let res = nft::apply(script).await;
+        if let Some(p) = paused {
+            p.resume();
+        }
+        res
+    }
+
+    /// The desired networks (a copy: never held across an await).
+    fn desired_nets(&self) -> Vec<NetFirewall> {
+        self.desired().nets.values().cloned().collect()
+    }
+
     /// [`Self::apply_full`] for a caller that holds the apply lock.
     async fn apply_full_locked(&self) -> Result<(), FirewallError> {
+        let inv = match inventory().await {
+            Ok(inv) => Some(inv),
+            Err(e) => {
+                // Only stale per-bridge chains go unnoticed; the next replacement deletes them.
+                tracing::warn!(error = %e, "cannot list cnm's chains; stale ones stay for now");
+                None
+            }
+        };
+        self.apply_full_locked_with(inv.as_ref()).await
+    }
+
+    /// The full replacement, given what the kernel holds now (to delete per-bridge chains that no
+    /// network explains; None: delete none).
+    async fn apply_full_locked_with(&self, inv: Option<&Inventory>) -> Result<(), FirewallError> {
         let mut stale = Vec::new();
         let (nets, ports) = {
             let d = self.desired();
@@ -86,50 +133,42 @@ impl NftFirewall {
             )
         };
         for f in Family::ALL {
-            for c in nft::chains(f).await {
+            let chains = inv.into_iter().flat_map(|i| i.chains_of(f.nfproto()));
+            for (c, _) in chains {
                 let is_net_chain = ["fwd-in__", "fwd-out__", "nat-out__", "hairpin__"]
                     .iter()
                     .any(|p| c.starts_with(p));
                 let wanted = nets
                     .iter()
-                    .any(|n| render::net_chains(&n.bridge).contains(&c));
+                    .any(|n| render::net_chains(&n.bridge).iter().any(|w| w == c));
                 if is_net_chain && !wanted {
-                    stale.push((f, c));
+                    stale.push((f, c.to_string()));
                 }
             }
         }
         let refs: Vec<&[PortMapping]> = ports.iter().map(Vec::as_slice).collect();
-        nft::apply(&render::full(&nets, &refs, &stale)).await?;
+        self.nft_apply(&render::full(&nets, &refs, &stale)).await?;
         for n in &nets {
             host_settings(n);
         }
         Ok(())
     }
 
-    /// Watch for cnm's tables vanishing (`nft flush ruleset`, `nft delete table …`) and put the desired
-    /// state back. Checks a few times a second; a check is one `nft list tables`.
-    pub fn spawn_healer(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
-        let me = Arc::clone(self);
-        tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(Duration::from_millis(300)).await;
-                if nft::tables_present().await {
-                    continue;
-                }
-                match me.apply_full().await {
-                    Ok(()) => tracing::warn!(
-                        "cnm's nftables tables were removed by someone else; restored them"
-                    ),
-                    Err(e) => tracing::error!(error = %e, "restoring cnm's nftables tables failed"),
-                }
-            }
-        })
-    }
-
     /// Ports held right now (benchmarks, tests).
     pub fn held_ports(&self) -> u64 {
         self.ports.held()
     }
+}
+
+/// What the kernel holds of cnm's tables, read in-process on a blocking thread (a few netlink dumps;
+/// the blocking pool's threads are in the daemon's namespace).
+async fn inventory() -> Result<Inventory, FirewallError> {
+    tokio::task::spawn_blocking(|| {
+        cnm_linux::nftdump::inventory(TABLE, &Family::ALL.map(Family::nfproto))
+    })
+    .await
+    .map_err(|e| FirewallError::ReadTask(e.to_string()))?
+    .map_err(FirewallError::from)
 }
 
 /// Host settings a bridge network needs: IPv4 forwarding (IPv6 too with an IPv6 subnet), and
@@ -204,7 +243,7 @@ impl Firewall for NftFirewall {
     async fn add_network(&self, net: &NetFirewall) -> DriverResult<()> {
         let _g = self.apply.lock().await;
         self.desired().nets.insert(net.id.clone(), net.clone());
-        let applied = match nft::apply(&render::add_network(net)).await {
+        let applied = match self.nft_apply(&render::add_network(net)).await {
             Ok(()) => Ok(()),
             Err(e) => self.converge(e).await,
         };
@@ -219,7 +258,7 @@ impl Firewall for NftFirewall {
     async fn remove_network(&self, net: &NetFirewall) -> DriverResult<()> {
         let _g = self.apply.lock().await;
         self.desired().nets.remove(&net.id);
-        if let Err(e) = nft::apply(&render::remove_network(net)).await {
+        if let Err(e) = self.nft_apply(&render::remove_network(net)).await {
             self.converge(e).await?;
         }
         Ok(())
@@ -254,7 +293,7 @@ impl Firewall for NftFirewall {
             .cloned()
             .unwrap_or_default();
         set(&mut self.desired(), maps);
-        if let Err(e) = nft::apply(&render::replace_ports(&old, maps)).await {
+        if let Err(e) = self.nft_apply(&render::replace_ports(&old, maps)).await {
             if let Err(e) = self.converge(e).await {
                 set(&mut self.desired(), &old);
                 return Err(e.into());

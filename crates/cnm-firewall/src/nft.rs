@@ -2,12 +2,32 @@
 //! attach path never calls this (an attach without ports changes no rule); network create, publish and
 //! unpublish do, once each.
 
+use std::collections::VecDeque;
 use std::process::Stdio;
+use std::sync::Mutex;
 
 use tokio::io::AsyncWriteExt;
 
-use crate::render::{Family, TABLE};
 use crate::FirewallError;
+
+/// Pids of the last nft processes cnm ran. The kernel names the sender of every transaction in its
+/// notifications, so the healer can skip cnm's own (applies are serialized: one is in flight at a
+/// time, and a few are plenty to remember).
+static OWN: Mutex<VecDeque<u32>> = Mutex::new(VecDeque::new());
+const OWN_KEPT: usize = 8;
+
+fn remember(pid: u32) {
+    let mut own = OWN.lock().unwrap_or_else(|p| p.into_inner());
+    if own.len() == OWN_KEPT {
+        own.pop_front();
+    }
+    own.push_back(pid);
+}
+
+/// Whether `pid` is one of the nft processes cnm ran lately.
+pub fn is_own(pid: u32) -> bool {
+    OWN.lock().unwrap_or_else(|p| p.into_inner()).contains(&pid)
+}
 
 pub async fn apply(script: &str) -> Result<(), FirewallError> {
     if script.is_empty() {
@@ -20,6 +40,10 @@ pub async fn apply(script: &str) -> Result<(), FirewallError> {
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| FirewallError::Spawn(e.to_string()))?;
+    // Known before nft can commit anything (it reads the script first).
+    if let Some(pid) = child.id() {
+        remember(pid);
+    }
     if let Some(mut stdin) = child.stdin.take() {
         stdin
             .write_all(script.as_bytes())
@@ -36,54 +60,4 @@ pub async fn apply(script: &str) -> Result<(), FirewallError> {
     let err = String::from_utf8_lossy(&out.stderr).trim().to_string();
     tracing::debug!(script = %script, "nft refused a transaction");
     Err(FirewallError::Nft(err))
-}
-
-/// Chains of cnm's table of one family as the kernel has them (start-up and healing only: the hot path
-/// never reads the ruleset back). An absent table has none.
-pub async fn chains(f: Family) -> Vec<String> {
-    let out = tokio::process::Command::new("nft")
-        .args(["-j", "list", "table", f.nft(), TABLE])
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .output()
-        .await;
-    let Ok(out) = out else {
-        return Vec::new();
-    };
-    if !out.status.success() {
-        return Vec::new();
-    }
-    let v: serde_json::Value = match serde_json::from_slice(&out.stdout) {
-        Ok(v) => v,
-        Err(_) => return Vec::new(),
-    };
-    v.get("nftables")
-        .and_then(|a| a.as_array())
-        .map(|items| {
-            items
-                .iter()
-                .filter_map(|i| i.get("chain"))
-                .filter_map(|c| c.get("name").and_then(|n| n.as_str()))
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// Whether cnm's tables are all there (the healing check).
-pub async fn tables_present() -> bool {
-    let out = tokio::process::Command::new("nft")
-        .args(["list", "tables"])
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .output()
-        .await;
-    let Ok(out) = out else {
-        return true;
-    };
-    let text = String::from_utf8_lossy(&out.stdout);
-    ["ip", "ip6"].iter().all(|f| {
-        text.lines()
-            .any(|l| l.trim() == format!("table {f} {TABLE}"))
-    })
 }

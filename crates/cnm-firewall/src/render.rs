@@ -50,6 +50,14 @@ impl Family {
         }
     }
 
+    /// The kernel's `NFPROTO_*` number of the family.
+    pub fn nfproto(self) -> u8 {
+        match self {
+            Family::V4 => cnm_linux::nftmon::NFPROTO_IPV4,
+            Family::V6 => cnm_linux::nftmon::NFPROTO_IPV6,
+        }
+    }
+
     fn addr_type(self) -> &'static str {
         match self {
             Family::V4 => "ipv4_addr",
@@ -127,19 +135,35 @@ fn q(s: &str) -> String {
     format!("\"{s}\"")
 }
 
-/// Tables, maps and base chains of one family, with the maps emptied and the base chains rewritten:
-/// the start of a full replacement. The user chain is only ever added.
-fn base(out: &mut String, f: Family) {
-    let t = format!("{} {TABLE}", f.nft());
-    let _ = writeln!(out, "add table {t}");
-    let _ = writeln!(out, "add chain {t} {USER_CHAIN}");
-    for m in MAPS {
-        let _ = writeln!(out, "add map {t} {m} {{ {} }}", map_type(f, m));
-        let _ = writeln!(out, "flush map {t} {m}");
+/// One chain as cnm writes it: declared (with its hook, for a base chain), flushed, then these rules,
+/// each one kernel rule. The healer's expectations come from the same values (`expect.rs`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainSpec {
+    pub name: String,
+    pub hook: Option<&'static str>,
+    pub rules: Vec<String>,
+}
+
+fn write_chain(out: &mut String, t: &str, c: &ChainSpec) {
+    match c.hook {
+        Some(h) => {
+            let _ = writeln!(out, "add chain {t} {} {{ {h} }}", c.name);
+        }
+        None => {
+            let _ = writeln!(out, "add chain {t} {}", c.name);
+        }
     }
+    let _ = writeln!(out, "flush chain {t} {}", c.name);
+    for r in &c.rules {
+        let _ = writeln!(out, "add rule {t} {} {r}", c.name);
+    }
+}
+
+/// The chains of one family's table that every state has (the user chain aside), in write order.
+pub fn base_chains(f: Family) -> Vec<ChainSpec> {
     let l4 = "meta l4proto { tcp, udp, sctp }";
     let fa = f.nft();
-    let chains: [(&str, Option<&str>, Vec<String>); 6] = [
+    let chains: [(&str, Option<&'static str>, Vec<String>); 6] = [
         (
             // route_localnet is on for the bridges, so the kernel no longer treats a loopback
             // destination arriving there as a martian: drop it before anything sees it.
@@ -201,19 +225,28 @@ fn base(out: &mut String, f: Family) {
             ],
         ),
     ];
-    for (name, hook, rules) in chains {
-        match hook {
-            Some(h) => {
-                let _ = writeln!(out, "add chain {t} {name} {{ {h} }}");
-            }
-            None => {
-                let _ = writeln!(out, "add chain {t} {name}");
-            }
-        }
-        let _ = writeln!(out, "flush chain {t} {name}");
-        for r in rules {
-            let _ = writeln!(out, "add rule {t} {name} {r}");
-        }
+    chains
+        .into_iter()
+        .map(|(name, hook, rules)| ChainSpec {
+            name: name.to_string(),
+            hook,
+            rules,
+        })
+        .collect()
+}
+
+/// Tables, maps and base chains of one family, with the maps emptied and the base chains rewritten:
+/// the start of a full replacement. The user chain is only ever added.
+fn base(out: &mut String, f: Family) {
+    let t = format!("{} {TABLE}", f.nft());
+    let _ = writeln!(out, "add table {t}");
+    let _ = writeln!(out, "add chain {t} {USER_CHAIN}");
+    for m in MAPS {
+        let _ = writeln!(out, "add map {t} {m} {{ {} }}", map_type(f, m));
+        let _ = writeln!(out, "flush map {t} {m}");
+    }
+    for c in base_chains(f) {
+        write_chain(out, &t, &c);
     }
     // Declared first so the delete cannot fail on a table that never had them; nothing refers to them
     // any more once nat-ports is rewritten above.
@@ -223,11 +256,10 @@ fn base(out: &mut String, f: Family) {
     }
 }
 
-/// The per-bridge chains of one network in one family, and the map elements that reach them.
-fn network(out: &mut String, f: Family, n: &NetFirewall) {
+/// The four per-bridge chains of one network in one family: `fwd-in__`, `fwd-out__`, `nat-out__`,
+/// `hairpin__`. A family without a subnet still isolates the bridge (nothing routed into it).
+pub fn bridge_chains(f: Family, n: &NetFirewall) -> Vec<ChainSpec> {
     let subnets: Vec<&IpNet> = n.subnets.iter().filter(|s| f.of_net(s)).collect();
-    // A family without a subnet still isolates the bridge (nothing routed into it).
-    let t = format!("{} {TABLE}", f.nft());
     let br = q(&n.bridge);
     let [fin, fout, nat_out, hairpin] = net_chains(&n.bridge);
     let mut fwd_in = Vec::new();
@@ -265,17 +297,29 @@ fn network(out: &mut String, f: Family, n: &NetFirewall) {
         // The host reaching a published port through 127.0.0.1 (route_localnet is on for the bridge).
         hp.push("ip saddr 127.0.0.0/8 ct status dnat masquerade".into());
     }
-    for (name, rules) in [
-        (&fin, fwd_in),
-        (&fout, fwd_out),
-        (&nat_out, nat),
-        (&hairpin, hp),
-    ] {
-        let _ = writeln!(out, "add chain {t} {name}");
-        let _ = writeln!(out, "flush chain {t} {name}");
-        for r in rules {
-            let _ = writeln!(out, "add rule {t} {name} {r}");
-        }
+    [
+        (fin, fwd_in),
+        (fout, fwd_out),
+        (nat_out, nat),
+        (hairpin, hp),
+    ]
+    .into_iter()
+    .map(|(name, rules)| ChainSpec {
+        name,
+        hook: None,
+        rules,
+    })
+    .collect()
+}
+
+/// The per-bridge chains of one network in one family, and the map elements that reach them.
+fn network(out: &mut String, f: Family, n: &NetFirewall) {
+    let subnets: Vec<&IpNet> = n.subnets.iter().filter(|s| f.of_net(s)).collect();
+    let t = format!("{} {TABLE}", f.nft());
+    let br = q(&n.bridge);
+    let [fin, fout, nat_out, hairpin] = net_chains(&n.bridge);
+    for c in bridge_chains(f, n) {
+        write_chain(out, &t, &c);
     }
     let _ = writeln!(out, "add element {t} fwd-in {{ {br} : jump {fin} }}");
     let _ = writeln!(out, "add element {t} fwd-out {{ {br} : jump {fout} }}");

@@ -15,14 +15,12 @@ use std::collections::BTreeSet;
 use std::os::fd::{AsRawFd, OwnedFd};
 
 use crate::error::{LinuxError, Result};
+use crate::nlmsg::{self, attr, push_attr, NLMSG_DONE, NLMSG_ERROR};
 
 const NFNL_SUBSYS_CTNETLINK: u16 = 1;
 const IPCTNL_MSG_CT_GET: u16 = 1;
 const IPCTNL_MSG_CT_DELETE: u16 = 2;
-const NLMSG_ERROR: u16 = 2;
-const NLMSG_DONE: u16 = 3;
 const NLA_F_NESTED: u16 = 0x8000;
-const NLA_TYPE_MASK: u16 = 0x3fff;
 
 const CTA_TUPLE_ORIG: u16 = 1;
 const CTA_ZONE: u16 = 18;
@@ -31,27 +29,6 @@ const CTA_PROTO_NUM: u16 = 1;
 const CTA_PROTO_DST_PORT: u16 = 3;
 
 const IPPROTO_UDP: u8 = 17;
-
-/// Attributes of a netlink payload as `(type without flags, value)`.
-fn attrs(mut b: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
-    std::iter::from_fn(move || {
-        if b.len() < 4 {
-            return None;
-        }
-        let len = usize::from(u16::from_ne_bytes([b[0], b[1]]));
-        let kind = u16::from_ne_bytes([b[2], b[3]]) & NLA_TYPE_MASK;
-        if len < 4 || len > b.len() {
-            return None;
-        }
-        let value = &b[4..len];
-        b = &b[((len + 3) & !3).min(b.len())..];
-        Some((kind, value))
-    })
-}
-
-fn attr(b: &[u8], kind: u16) -> Option<&[u8]> {
-    attrs(b).find(|(k, _)| *k == kind).map(|(_, v)| v)
-}
 
 /// The UDP destination port of an entry's original tuple.
 fn udp_dst_port(orig: &[u8]) -> Option<u16> {
@@ -63,26 +40,16 @@ fn udp_dst_port(orig: &[u8]) -> Option<u16> {
     Some(u16::from_be_bytes([*p.first()?, *p.get(1)?]))
 }
 
-fn push_attr(out: &mut Vec<u8>, kind: u16, value: &[u8]) {
-    let len = u16::try_from(4 + value.len()).unwrap_or(u16::MAX);
-    out.extend_from_slice(&len.to_ne_bytes());
-    out.extend_from_slice(&kind.to_ne_bytes());
-    out.extend_from_slice(value);
-    out.resize((out.len() + 3) & !3, 0);
-}
-
 /// One ctnetlink message: header, `nfgenmsg` (family, version 0, resource id 0), payload.
 fn message(kind: u16, flags: u16, seq: u32, family: u8, payload: &[u8]) -> Vec<u8> {
-    let mut m = Vec::with_capacity(20 + payload.len());
-    let len = u32::try_from(20 + payload.len()).unwrap_or(u32::MAX);
-    m.extend_from_slice(&len.to_ne_bytes());
-    m.extend_from_slice(&((NFNL_SUBSYS_CTNETLINK << 8) | kind).to_ne_bytes());
-    m.extend_from_slice(&flags.to_ne_bytes());
-    m.extend_from_slice(&seq.to_ne_bytes());
-    m.extend_from_slice(&0u32.to_ne_bytes());
-    m.extend_from_slice(&[family, 0, 0, 0]);
-    m.extend_from_slice(payload);
-    m
+    nlmsg::nfnl_message(
+        (NFNL_SUBSYS_CTNETLINK << 8) | kind,
+        flags,
+        seq,
+        family,
+        0,
+        payload,
+    )
 }
 
 fn send(sock: &OwnedFd, buf: &[u8], what: &str) -> Result<()> {

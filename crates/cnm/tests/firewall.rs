@@ -3,6 +3,8 @@
 //! host being 192.0.2.1). No packet leaves the world.
 
 mod common;
+#[path = "firewall/heal.rs"]
+mod heal;
 
 use std::time::{Duration, Instant};
 
@@ -533,36 +535,6 @@ fn outbound_is_masqueraded_and_unpublished_addresses_are_protected() {
         "192.0.2.2",
     ]);
     assert_ne!(out.code, 0, "traffic got NAT with masquerade off");
-}
-
-#[test]
-fn flushed_rules_come_back_within_a_second() {
-    let w = World::new();
-    w.cnm(&["network", "create", "app"]).ok();
-    web(&w, "web", "app", &["-p", "8080:80"], "healed\n");
-    w.sh("nft flush ruleset").ok();
-    let start = Instant::now();
-    loop {
-        if ruleset(&w).contains(". 8080 :") {
-            break;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(1),
-            "rules not restored within 1 s"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert_eq!(
-        from_host(&w, "http://127.0.0.1:8080/"),
-        Some("healed\n".into())
-    );
-    assert!(w.log().contains("restored"), "the healing was not logged");
-    // A user chain rule survives everything cnm does.
-    w.sh("nft add rule ip cnm user tcp dport 9999 drop").ok();
-    w.sh("nft delete table ip cnm").ok();
-    std::thread::sleep(Duration::from_millis(900));
-    w.cnm(&["network", "create", "more"]).ok();
-    assert!(ruleset(&w).contains("chain user"));
 }
 
 #[test]
