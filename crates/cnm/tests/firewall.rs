@@ -611,7 +611,9 @@ fn a_thousand_published_ports_are_a_handful_of_elements() {
         &[
             "sh",
             "-c",
-            &format!("busybox httpd -p 20500 -h {root}; exec busybox httpd -f -p 80 -h {root}"),
+            // Both in the foreground of their own shell jobs: a daemonizing httpd would leave the
+            // container's process group and outlive `rm -f` (no PID namespace; docs/compatibility.md).
+            &format!("busybox httpd -f -p 20500 -h {root} & exec busybox httpd -f -p 80 -h {root}"),
         ],
     );
     let rules = ruleset(&w);
