@@ -9,10 +9,13 @@
 //! container's stdout/stderr into the log in Docker's multiplexed stream framing, and finally writes the
 //! exit code file.
 //!
-//! The container process leads a process group of its own. When it ends (on its own, on SIGTERM or on
-//! SIGKILL), the shim kills what is left of that group with SIGKILL before it records the exit, the way
-//! the end of PID 1 ends a Docker container's PID namespace: no child or grandchild outlives the
-//! container, and none keeps the log pipes (and with them the shim) alive.
+//! The container process leads a process group of its own and sits in a cgroup of its own (`cgroup`).
+//! When it ends (on its own, on SIGTERM or on SIGKILL), the shim kills what is left of both with SIGKILL
+//! before it records the exit, the way the end of PID 1 ends a Docker container's PID namespace: no
+//! child or grandchild outlives the container, not even one that made a session of its own, and none
+//! keeps the log pipes (and with them the shim) alive.
+
+mod cgroup;
 
 use std::ffi::CString;
 use std::fs::File;
@@ -146,12 +149,16 @@ fn run_shim(spec: ShimSpec, mut out: File, netns: Option<File>) -> ! {
         fail(&mut out, 125, "no command".into());
     }
 
+    let cgroup = cgroup::Cgroup::create(&spec.id);
     // SAFETY: the shim is single-threaded; the child only calls async-signal-safe-ish syscalls before exec.
     let child = match unsafe { fork() } {
         Ok(ForkResult::Child) => {
             drop(out_r);
             drop(err_r);
             drop(exec_r);
+            if let Some(cg) = &cgroup {
+                cg.enter();
+            }
             // Our own process group, so that the shim can end all of the container at once.
             let _ =
                 nix::unistd::setpgid(nix::unistd::Pid::from_raw(0), nix::unistd::Pid::from_raw(0));
@@ -204,12 +211,12 @@ fn run_shim(spec: ShimSpec, mut out: File, netns: Option<File>) -> ! {
         File::from(out_r),
         File::from(err_r),
         child_fd.ok(),
-        child,
+        (child, cgroup.as_ref()),
     );
     // Make sure the main process has ended (it stays a zombie until reaped, so its group id cannot
-    // be reused yet), then whatever it left behind in its group goes with it.
+    // be reused yet), then whatever it left behind in its group and its cgroup goes with it.
     let status = early.or_else(|| exit_status(child));
-    kill_group(child);
+    kill_group(child, cgroup.as_ref());
     let code = loop {
         if let Some(code) = status {
             let _ = waitpid(child, None);
@@ -223,6 +230,9 @@ fn run_shim(spec: ShimSpec, mut out: File, netns: Option<File>) -> ! {
             Err(_) => break 255,
         }
     };
+    if let Some(cg) = &cgroup {
+        cg.remove();
+    }
     let tmp = spec.exit_path.with_extension("tmp");
     if std::fs::write(&tmp, format!("{code}\n")).is_ok() {
         let _ = std::fs::rename(&tmp, &spec.exit_path);
@@ -341,10 +351,13 @@ fn exit_status(child: nix::unistd::Pid) -> Option<i32> {
     }
 }
 
-/// SIGKILL to every process of the container's group (led by `leader`), only once the leader has
-/// ended (see [`exit_status`]), so that the kill cannot change the container's exit code.
-fn kill_group(leader: nix::unistd::Pid) {
+/// SIGKILL to every process of the container's group (led by `leader`) and of its cgroup, only once
+/// the leader has ended (see [`exit_status`]), so that the kill cannot change the container's exit code.
+fn kill_group(leader: nix::unistd::Pid, cgroup: Option<&cgroup::Cgroup>) {
     let _ = nix::sys::signal::killpg(leader, nix::sys::signal::Signal::SIGKILL);
+    if let Some(cg) = cgroup {
+        cg.kill();
+    }
 }
 
 /// Copy both pipes into the log until both reach EOF, framing each chunk as Docker's stream format.
@@ -355,7 +368,7 @@ fn pump_logs(
     out: File,
     err: File,
     child_fd: Option<OwnedFd>,
-    child: nix::unistd::Pid,
+    (child, cgroup): (nix::unistd::Pid, Option<&cgroup::Cgroup>),
 ) -> Option<i32> {
     use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
     let mut open = [Some(out), Some(err)];
@@ -391,7 +404,7 @@ fn pump_logs(
             if i == usize::MAX {
                 // The main process is gone: end the rest, then drain the pipes to EOF.
                 status = exit_status(child);
-                kill_group(child);
+                kill_group(child, cgroup);
                 child_fd = None;
                 continue;
             }

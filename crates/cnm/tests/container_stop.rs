@@ -177,3 +177,66 @@ fn docker_stop_and_rm_force_end_the_whole_container() {
         "docker rm -f left the container listed"
     );
 }
+
+/// Processes in the network namespace of `pid` (the container's sandbox), found by namespace identity.
+fn in_netns_of(pid: u32) -> Vec<u32> {
+    use std::os::unix::fs::MetadataExt;
+    let id = |p: String| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
+    let ours = id(format!("/proc/{pid}/ns/net")).expect("container netns");
+    std::fs::read_dir("/proc")
+        .expect("/proc")
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|p| id(format!("/proc/{p}/ns/net")) == Some(ours) && alive(*p))
+        .collect()
+}
+
+fn session_of(pid: u32) -> u32 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
+    let (_, rest) = stat.rsplit_once(") ").expect("stat shape");
+    rest.split(' ')
+        .nth(3)
+        .and_then(|p| p.parse().ok())
+        .expect("session")
+}
+
+#[test]
+fn processes_that_left_the_containers_group_and_session_go_with_it() {
+    let w = World::new();
+    let www = w.path("www");
+    std::fs::create_dir_all(&www).expect("www");
+    // httpd without -f daemonizes (a session of its own, reparented away); setsid does the same by hand.
+    let script = format!(
+        "busybox httpd -p 8000 -h {}; setsid sleep 1000 & exec sleep 1000",
+        www.display()
+    );
+    w.run_bg("daemons", &[], &["sh", "-c", &script]);
+    let pid = w.inspect("container", "daemons")["State"]["Pid"]
+        .as_u64()
+        .expect("pid") as u32;
+    let start = Instant::now();
+    let pids = loop {
+        let pids = in_netns_of(pid);
+        if pids.len() >= 3 {
+            break pids;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "the container's daemons did not start: {pids:?}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let escaped = pids
+        .iter()
+        .filter(|p| session_of(**p) != session_of(pid))
+        .count();
+    assert!(
+        escaped >= 2,
+        "the daemons left the container's session: {pids:?}"
+    );
+    let cgroup = common::container_cgroup(pid).expect("the container has a cgroup of its own");
+    let shim = ppid(pid);
+    w.cnm(&["rm", "-f", "daemons"]).ok();
+    assert_all_gone(&w, "daemons", shim, &pids, "rm -f");
+    assert!(!cgroup.exists(), "the container's cgroup is removed");
+}

@@ -472,6 +472,7 @@ impl World {
             }
         }
         let me = std::process::id();
+        let mut cgroups = Vec::new();
         let Ok(procs) = std::fs::read_dir("/proc") else {
             return;
         };
@@ -483,11 +484,41 @@ impl World {
                 continue;
             }
             if ns_id(&e.path().join("ns/net")).is_some_and(|id| ours.contains(&id)) {
+                cgroups.extend(container_cgroup(pid));
                 let _ = nix::sys::signal::kill(
                     nix::unistd::Pid::from_raw(pid as i32),
                     nix::sys::signal::Signal::SIGKILL,
                 );
             }
         }
+        // A shim killed here cannot remove its container's cgroup: kill what is in it and remove it.
+        cgroups.sort();
+        cgroups.dedup();
+        for dir in cgroups {
+            let _ = std::fs::write(dir.join("cgroup.kill"), b"1");
+            let start = std::time::Instant::now();
+            while std::fs::remove_dir(&dir).is_err()
+                && dir.exists()
+                && start.elapsed() < std::time::Duration::from_secs(2)
+            {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+        }
     }
+}
+
+/// The cgroup a container process's shim made for it (`cnm-<id>` on the cgroup v2 mount), if it is in one.
+pub fn container_cgroup(pid: u32) -> Option<PathBuf> {
+    let own = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+    let path = own.lines().find_map(|l| l.strip_prefix("0::"))?;
+    let name = path.rsplit('/').next()?;
+    if !name.starts_with("cnm-") {
+        return None;
+    }
+    let table = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    let mount = table.lines().find_map(|l| {
+        let (m, fs) = l.split_once(" - ")?;
+        (fs.split_whitespace().next()? == "cgroup2").then(|| m.split_whitespace().nth(4))?
+    })?;
+    Some(PathBuf::from(mount).join(path.trim_start_matches('/')))
 }
