@@ -19,6 +19,9 @@ pub struct World {
     pub dir: tempfile::TempDir,
     holder: Child,
     daemon: Option<Child>,
+    /// A cgroup (v2) of this world's own that its daemons start in, so that whatever they leave
+    /// running (shims, containers, what those started) is found and ended with the world.
+    cgroup: Option<PathBuf>,
 }
 
 pub struct Out {
@@ -110,6 +113,7 @@ impl World {
             dir,
             holder,
             daemon: None,
+            cgroup: world_cgroup(),
         };
         w.sh("ip link set lo up").ok();
         if tmpfs_run {
@@ -177,6 +181,20 @@ impl World {
             c.arg("--resolv-conf").arg(self.path("resolv.conf"));
         }
         c.stdin(Stdio::null()).stdout(Stdio::null()).stderr(log);
+        if let Some(procs) = self.cgroup.as_ref().and_then(|cg| {
+            File::options()
+                .write(true)
+                .open(cg.join("cgroup.procs"))
+                .ok()
+        }) {
+            // SAFETY: one write(2) to a descriptor opened before the fork.
+            unsafe {
+                c.pre_exec(move || {
+                    use std::io::Write;
+                    (&procs).write_all(b"0")
+                });
+            }
+        }
         let child = c.spawn().expect("spawn daemon");
         self.daemon = Some(child);
         let start = Instant::now();
@@ -415,9 +433,58 @@ impl Drop for World {
             self.keep_log();
         }
         self.kill_leftovers();
+        if let Some(cg) = &self.cgroup {
+            end_cgroup(cg);
+        }
         let _ = self.holder.kill();
         let _ = self.holder.wait();
     }
+}
+
+/// This process's cgroup v2 directory (on the cgroup2 mount) and the mount itself.
+fn own_cgroup_dir(pid: &str) -> Option<PathBuf> {
+    let own = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+    let path = own.lines().find_map(|l| l.strip_prefix("0::"))?.to_string();
+    let table = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    let mount = table.lines().find_map(|l| {
+        let (m, fs) = l.split_once(" - ")?;
+        (fs.split_whitespace().next()? == "cgroup2").then(|| m.split_whitespace().nth(4))?
+    })?;
+    Some(PathBuf::from(mount).join(path.trim_start_matches('/')))
+}
+
+/// A new cgroup for one world under the test process's own (not named `cnm-…`, which is a container's).
+fn world_cgroup() -> Option<PathBuf> {
+    static SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = own_cgroup_dir("self")?.join(format!("cnmtest-{}-{n}", std::process::id()));
+    std::fs::create_dir(&dir).ok()?;
+    Some(dir)
+}
+
+/// SIGKILL everything in a world's cgroup and its children (cgroup.kill covers the subtree), then
+/// remove the children and the cgroup itself once they are empty.
+fn end_cgroup(dir: &std::path::Path) {
+    let _ = std::fs::write(dir.join("cgroup.kill"), b"1");
+    let start = Instant::now();
+    while std::fs::read_to_string(dir.join("cgroup.events"))
+        .is_ok_and(|e| e.lines().any(|l| l.trim() == "populated 1"))
+        && start.elapsed() < Duration::from_secs(5)
+    {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    remove_cgroup_tree(dir);
+}
+
+fn remove_cgroup_tree(dir: &std::path::Path) {
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                remove_cgroup_tree(&e.path());
+            }
+        }
+    }
+    let _ = std::fs::remove_dir(dir);
 }
 
 impl World {
@@ -509,16 +576,9 @@ impl World {
 
 /// The cgroup a container process's shim made for it (`cnm-<id>` on the cgroup v2 mount), if it is in one.
 pub fn container_cgroup(pid: u32) -> Option<PathBuf> {
-    let own = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
-    let path = own.lines().find_map(|l| l.strip_prefix("0::"))?;
-    let name = path.rsplit('/').next()?;
-    if !name.starts_with("cnm-") {
-        return None;
-    }
-    let table = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
-    let mount = table.lines().find_map(|l| {
-        let (m, fs) = l.split_once(" - ")?;
-        (fs.split_whitespace().next()? == "cgroup2").then(|| m.split_whitespace().nth(4))?
-    })?;
-    Some(PathBuf::from(mount).join(path.trim_start_matches('/')))
+    let dir = own_cgroup_dir(&pid.to_string())?;
+    dir.file_name()?
+        .to_str()?
+        .starts_with("cnm-")
+        .then_some(dir)
 }
