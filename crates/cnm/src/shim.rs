@@ -15,7 +15,7 @@
 //! child or grandchild outlives the container, not even one that made a session of its own, and none
 //! keeps the log pipes (and with them the shim) alive.
 
-mod cgroup;
+pub(crate) mod cgroup;
 
 use std::ffi::CString;
 use std::fs::File;

@@ -226,6 +226,28 @@ fn processes_that_left_the_containers_group_and_session_go_with_it() {
         );
         std::thread::sleep(Duration::from_millis(10));
     };
+    // A process a `cnm exec` left behind, in a session of its own, goes with the container too.
+    w.cnm(&[
+        "exec",
+        "daemons",
+        "--",
+        "sh",
+        "-c",
+        "setsid sleep 1001 >/dev/null 2>&1 &",
+    ])
+    .ok();
+    let start = Instant::now();
+    let pids = loop {
+        let now = in_netns_of(pid);
+        if now.len() > pids.len() {
+            break now;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "the exec's daemon did not start: {now:?}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    };
     let escaped = pids
         .iter()
         .filter(|p| session_of(**p) != session_of(pid))

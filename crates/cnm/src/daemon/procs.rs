@@ -372,9 +372,18 @@ impl Supervisor {
                 command.env(k, v);
             }
         }
-        // SAFETY: only setns/chdir between fork and exec, on fds opened before the fork.
+        // Into the container's cgroup too, so that the container's end ends what the exec started, as
+        // Docker's exec processes go with their container.
+        let cgroup_procs =
+            crate::shim::cgroup::Cgroup::of_process(target_pid).and_then(|cg| cg.procs_file());
+        // SAFETY: only a write, setns and chdir between fork and exec, on fds opened before the fork.
         unsafe {
             command.pre_exec(move || {
+                if let Some(procs) = &cgroup_procs {
+                    use std::io::Write;
+                    // Best effort: without it the exec runs as before, outside the container's cgroup.
+                    let _ = (&*procs).write_all(b"0");
+                }
                 for (f, flag) in &ns_files {
                     nix::sched::setns(f, *flag).map_err(std::io::Error::from)?;
                 }

@@ -43,6 +43,27 @@ impl Cgroup {
         Some(Cgroup { dir })
     }
 
+    /// The container cgroup process `pid` is in (a `cnm exec` joins its container's).
+    pub fn of_process(pid: u32) -> Option<Cgroup> {
+        let mount = cgroup2_mount()?;
+        let own = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+        let path = own.lines().find_map(|l| l.strip_prefix("0::"))?;
+        let dir = mount.join(path.trim_start_matches('/'));
+        dir.file_name()?
+            .to_str()?
+            .starts_with(PREFIX)
+            .then_some(Cgroup { dir })
+    }
+
+    /// `cgroup.procs`, open for writing: a process forked later moves itself in by writing `0` to it,
+    /// one write(2) between fork and exec.
+    pub fn procs_file(&self) -> Option<std::fs::File> {
+        std::fs::File::options()
+            .write(true)
+            .open(self.dir.join("cgroup.procs"))
+            .ok()
+    }
+
     /// Move the calling process in (the container's process, before exec: all it starts inherits it).
     pub fn enter(&self) -> bool {
         std::fs::write(self.dir.join("cgroup.procs"), b"0").is_ok()
