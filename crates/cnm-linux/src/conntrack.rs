@@ -52,27 +52,6 @@ fn message(kind: u16, flags: u16, seq: u32, family: u8, payload: &[u8]) -> Vec<u
     )
 }
 
-fn send(sock: &OwnedFd, buf: &[u8], what: &str) -> Result<()> {
-    // SAFETY: zeroed sockaddr_nl addresses the kernel (pid 0).
-    let mut addr: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
-    addr.nl_family = libc::AF_NETLINK as libc::sa_family_t;
-    // SAFETY: sendto with a valid buffer and address.
-    let sent = unsafe {
-        libc::sendto(
-            sock.as_raw_fd(),
-            buf.as_ptr().cast(),
-            buf.len(),
-            0,
-            (&addr as *const libc::sockaddr_nl).cast(),
-            std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t,
-        )
-    };
-    if sent < 0 {
-        return Err(LinuxError::io(what, std::io::Error::last_os_error()));
-    }
-    Ok(())
-}
-
 fn recv(sock: &OwnedFd, buf: &mut [u8], what: &str) -> Result<usize> {
     // SAFETY: recv into our buffer.
     let n = unsafe { libc::recv(sock.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
@@ -91,7 +70,7 @@ pub fn delete_udp_by_dst_port(ports: &BTreeSet<u16>) -> Result<usize> {
     }
     let sock = crate::nftnl::netfilter_socket("ctnetlink socket")?;
     let flags = (libc::NLM_F_REQUEST | libc::NLM_F_DUMP) as u16;
-    send(
+    nlmsg::send(
         &sock,
         &message(IPCTNL_MSG_CT_GET, flags, 1, libc::AF_UNSPEC as u8, &[]),
         "ctnetlink dump",
@@ -170,7 +149,7 @@ pub fn delete_udp_by_dst_port(ports: &BTreeSet<u16>) -> Result<usize> {
             cut += len as usize;
         }
         let in_slice = count_messages(&rest[..cut]);
-        send(&sock, &rest[..cut], "ctnetlink delete")?;
+        nlmsg::send(&sock, &rest[..cut], "ctnetlink delete")?;
         rest = &rest[cut..];
         let mut want = in_slice;
         while want > 0 {

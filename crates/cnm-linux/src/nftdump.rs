@@ -131,7 +131,7 @@ fn dump(
         0,
         payload,
     );
-    send(sock, &req)?;
+    crate::nlmsg::send(sock, &req, "nf_tables dump request")?;
     let mut buf = vec![0u8; 64 * 1024];
     let mut complete = true;
     loop {
@@ -175,30 +175,6 @@ fn dump(
             }
         }
     }
-}
-
-fn send(sock: &OwnedFd, buf: &[u8]) -> Result<()> {
-    // SAFETY: zeroed sockaddr_nl addresses the kernel (pid 0).
-    let mut addr: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
-    addr.nl_family = libc::AF_NETLINK as libc::sa_family_t;
-    // SAFETY: sendto with a valid buffer and address.
-    let sent = unsafe {
-        libc::sendto(
-            sock.as_raw_fd(),
-            buf.as_ptr().cast(),
-            buf.len(),
-            0,
-            (&addr as *const libc::sockaddr_nl).cast(),
-            std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t,
-        )
-    };
-    if sent < 0 {
-        return Err(LinuxError::io(
-            "nf_tables dump request",
-            std::io::Error::last_os_error(),
-        ));
-    }
-    Ok(())
 }
 
 #[cfg(test)]

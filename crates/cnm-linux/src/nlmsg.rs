@@ -1,7 +1,12 @@
 //! Reading netlink: the messages of a receive buffer and the attributes of a message, for the
 //! nf_tables dumps and notifications (`nftdump`, `nftmon`). Nothing here trusts a length: a message or
 //! attribute that does not fit ends the walk instead of panicking, since the bytes come from the
-//! kernel but a parser bug must not take the daemon down.
+//! kernel but a parser bug must not take the daemon down. And writing: building nfnetlink messages and
+//! sending them.
+
+use std::os::fd::{AsRawFd, OwnedFd};
+
+use crate::error::{LinuxError, Result};
 
 pub(crate) const NLMSG_ERROR: u16 = 2;
 pub(crate) const NLMSG_DONE: u16 = 3;
@@ -132,6 +137,28 @@ pub(crate) fn nfnl_message(
     m.extend_from_slice(payload);
     m.resize(align4(m.len()), 0);
     m
+}
+
+/// Send one buffer of netlink messages to the kernel on `sock`; `what` names it in the error.
+pub(crate) fn send(sock: &OwnedFd, buf: &[u8], what: &str) -> Result<()> {
+    // SAFETY: zeroed sockaddr_nl addresses the kernel (pid 0).
+    let mut addr: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
+    addr.nl_family = libc::AF_NETLINK as libc::sa_family_t;
+    // SAFETY: sendto with a valid buffer and address.
+    let sent = unsafe {
+        libc::sendto(
+            sock.as_raw_fd(),
+            buf.as_ptr().cast(),
+            buf.len(),
+            0,
+            (&addr as *const libc::sockaddr_nl).cast(),
+            std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t,
+        )
+    };
+    if sent < 0 {
+        return Err(LinuxError::io(what, std::io::Error::last_os_error()));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
