@@ -44,6 +44,10 @@ pub struct ShimSpec {
     /// Mounts the container's mount namespace drops (the sandbox namespace directory).
     #[serde(default)]
     pub detach: Vec<PathBuf>,
+    /// Where the container's own cgroup goes (`cgroup::parent_of_self`, read once by the daemon);
+    /// None: no cgroup, the process group only.
+    #[serde(default)]
+    pub cgroup_parent: Option<PathBuf>,
 }
 
 const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -149,7 +153,10 @@ fn run_shim(spec: ShimSpec, mut out: File, netns: Option<File>) -> ! {
         fail(&mut out, 125, "no command".into());
     }
 
-    let cgroup = cgroup::Cgroup::create(&spec.id);
+    let cgroup = spec
+        .cgroup_parent
+        .as_deref()
+        .and_then(|parent| cgroup::Cgroup::create(parent, &spec.id));
     // SAFETY: the shim is single-threaded; the child only calls async-signal-safe-ish syscalls before exec.
     let child = match unsafe { fork() } {
         Ok(ForkResult::Child) => {

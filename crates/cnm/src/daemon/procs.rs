@@ -42,6 +42,9 @@ pub struct Supervisor {
     /// Exit codes of containers removed right after exiting (`--rm`), so a late `wait` still answers.
     tombstones: Mutex<HashMap<String, i32>>,
     pub execs: Mutex<HashMap<String, ExecState>>,
+    /// Where containers' cgroups go (the daemon's own cgroup v2 directory, read once); None without
+    /// cgroup v2.
+    cgroup_parent: Option<PathBuf>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -65,6 +68,7 @@ impl Supervisor {
             spawner,
             tombstones: Mutex::new(HashMap::new()),
             execs: Mutex::new(HashMap::new()),
+            cgroup_parent: crate::shim::cgroup::parent_of_self(),
         }
     }
 
@@ -124,6 +128,7 @@ impl Supervisor {
             log_path,
             exit_path,
             detach: daemon.ctl.private_dirs(),
+            cgroup_parent: self.cgroup_parent.clone(),
         };
         let outcome = match self.spawn_forked(&spec) {
             Some(report) => tokio::task::spawn_blocking(move || -> Result<String, String> {
@@ -334,13 +339,13 @@ impl Supervisor {
         exec_id: String,
         target_pid: u32,
     ) -> Result<Body, ApiError> {
-        let (cmd, env) = {
+        let (container_id, cmd, env) = {
             let mut execs = lock(&self.execs);
             let st = execs
                 .get_mut(&exec_id)
                 .ok_or_else(|| ApiError::not_found(format!("No such exec instance: {exec_id}")))?;
             st.running = true;
-            (st.cmd.clone(), st.env.clone())
+            (st.container_id.clone(), st.cmd.clone(), st.env.clone())
         };
         let ns_files: Vec<(std::fs::File, nix::sched::CloneFlags)> = [
             ("net", nix::sched::CloneFlags::CLONE_NEWNET),
@@ -374,8 +379,11 @@ impl Supervisor {
         }
         // Into the container's cgroup too, so that the container's end ends what the exec started, as
         // Docker's exec processes go with their container.
-        let cgroup_procs =
-            crate::shim::cgroup::Cgroup::of_process(target_pid).and_then(|cg| cg.procs_file());
+        let cgroup_procs = self
+            .cgroup_parent
+            .as_deref()
+            .and_then(|parent| crate::shim::cgroup::Cgroup::of_container(parent, &container_id))
+            .and_then(|cg| cg.procs_file());
         // SAFETY: only a write, setns and chdir between fork and exec, on fds opened before the fork.
         unsafe {
             command.pre_exec(move || {

@@ -22,20 +22,27 @@ pub struct Cgroup {
 /// The prefix of a container cgroup's name (the test harness looks for it).
 const PREFIX: &str = "cnm-";
 
+/// Where containers' cgroups go: the calling process's own cgroup v2 directory. The daemon reads it
+/// once at start (its shims are its descendants, in the same cgroup) and hands it to every shim, so a
+/// start reads no mount table (the daemon's holds a line per sandbox).
+pub fn parent_of_self() -> Option<PathBuf> {
+    let mount = cgroup2_mount()?;
+    let own = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    let path = own.lines().find_map(|l| l.strip_prefix("0::"))?;
+    Some(mount.join(path.trim_start_matches('/')))
+}
+
 impl Cgroup {
-    /// Make `cnm-<id>` under the calling process's own cgroup v2. None when that cannot be done.
-    pub fn create(id: &str) -> Option<Cgroup> {
-        let mount = cgroup2_mount()?;
-        let own = own_cgroup()?;
-        let dir = mount
-            .join(own.trim_start_matches('/'))
-            .join(format!("{PREFIX}{id}"));
+    /// Make `cnm-<id>` under `parent`. None when that cannot be done.
+    pub fn create(parent: &Path, id: &str) -> Option<Cgroup> {
+        let dir = parent.join(format!("{PREFIX}{id}"));
         match std::fs::create_dir(&dir) {
             Ok(()) => {}
             // A shim of the same container killed before it could clean up.
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
             Err(_) => return None,
         }
+        // The root cgroup has no `cgroup.kill`, a kernel before 5.14 none anywhere: ask the new one.
         if !dir.join("cgroup.kill").exists() {
             let _ = std::fs::remove_dir(&dir);
             return None;
@@ -43,16 +50,10 @@ impl Cgroup {
         Some(Cgroup { dir })
     }
 
-    /// The container cgroup process `pid` is in (a `cnm exec` joins its container's).
-    pub fn of_process(pid: u32) -> Option<Cgroup> {
-        let mount = cgroup2_mount()?;
-        let own = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
-        let path = own.lines().find_map(|l| l.strip_prefix("0::"))?;
-        let dir = mount.join(path.trim_start_matches('/'));
-        dir.file_name()?
-            .to_str()?
-            .starts_with(PREFIX)
-            .then_some(Cgroup { dir })
+    /// Container `id`'s cgroup under `parent`, when its shim made one (a `cnm exec` joins it).
+    pub fn of_container(parent: &Path, id: &str) -> Option<Cgroup> {
+        let dir = parent.join(format!("{PREFIX}{id}"));
+        dir.is_dir().then_some(Cgroup { dir })
     }
 
     /// `cgroup.procs`, open for writing: a process forked later moves itself in by writing `0` to it,
@@ -102,14 +103,6 @@ fn cgroup2_mount() -> Option<PathBuf> {
     })
 }
 
-/// The calling process's cgroup v2 path (the `0::` line of `/proc/self/cgroup`).
-fn own_cgroup() -> Option<String> {
-    let own = std::fs::read_to_string("/proc/self/cgroup").ok()?;
-    own.lines()
-        .find_map(|l| l.strip_prefix("0::"))
-        .map(str::to_string)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,7 +119,9 @@ mod tests {
 
     #[test]
     fn a_cgroup_is_made_entered_killed_and_removed() {
-        let Some(cg) = Cgroup::create(&format!("unit-{}", std::process::id())) else {
+        let cg = parent_of_self()
+            .and_then(|p| Cgroup::create(&p, &format!("unit-{}", std::process::id())));
+        let Some(cg) = cg else {
             panic!("cgroup v2 with cgroup.kill is needed (root, kernel ≥ 5.14, a cgroup2 mount)");
         };
         let _cleanup = Cleanup(&cg);
