@@ -23,13 +23,18 @@ fn alive(pid: u32) -> bool {
     }
 }
 
-fn ppid(pid: u32) -> u32 {
+/// Field `n` of `/proc/PID/stat` counted after the command name (0: state, 1: ppid, 3: session).
+fn stat_field(pid: u32, n: usize) -> u32 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
     let (_, rest) = stat.rsplit_once(") ").expect("stat shape");
     rest.split(' ')
-        .nth(1)
+        .nth(n)
         .and_then(|p| p.parse().ok())
-        .expect("ppid")
+        .expect("stat field")
+}
+
+fn ppid(pid: u32) -> u32 {
+    stat_field(pid, 1)
 }
 
 fn children(pid: u32) -> Vec<u32> {
@@ -192,12 +197,7 @@ fn in_netns_of(pid: u32) -> Vec<u32> {
 }
 
 fn session_of(pid: u32) -> u32 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
-    let (_, rest) = stat.rsplit_once(") ").expect("stat shape");
-    rest.split(' ')
-        .nth(3)
-        .and_then(|p| p.parse().ok())
-        .expect("session")
+    stat_field(pid, 3)
 }
 
 #[test]
