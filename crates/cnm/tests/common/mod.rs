@@ -539,7 +539,6 @@ impl World {
             }
         }
         let me = std::process::id();
-        let mut cgroups = Vec::new();
         let Ok(procs) = std::fs::read_dir("/proc") else {
             return;
         };
@@ -551,30 +550,17 @@ impl World {
                 continue;
             }
             if ns_id(&e.path().join("ns/net")).is_some_and(|id| ours.contains(&id)) {
-                cgroups.extend(container_cgroup(pid));
                 let _ = nix::sys::signal::kill(
                     nix::unistd::Pid::from_raw(pid as i32),
                     nix::sys::signal::Signal::SIGKILL,
                 );
             }
         }
-        // A shim killed here cannot remove its container's cgroup: kill what is in it and remove it.
-        cgroups.sort();
-        cgroups.dedup();
-        for dir in cgroups {
-            let _ = std::fs::write(dir.join("cgroup.kill"), b"1");
-            let start = std::time::Instant::now();
-            while std::fs::remove_dir(&dir).is_err()
-                && dir.exists()
-                && start.elapsed() < std::time::Duration::from_secs(2)
-            {
-                std::thread::sleep(std::time::Duration::from_millis(10));
-            }
-        }
     }
 }
 
 /// The cgroup a container process's shim made for it (`cnm-<id>` on the cgroup v2 mount), if it is in one.
+/// (Containers' cgroups sit inside their world's, which `end_cgroup` ends and removes with them.)
 pub fn container_cgroup(pid: u32) -> Option<PathBuf> {
     let dir = own_cgroup_dir(&pid.to_string())?;
     dir.file_name()?
